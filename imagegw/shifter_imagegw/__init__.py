@@ -1,0 +1,1 @@
+"""The Shifter image gateway and its client ``shifterimg``."""

@@ -1,0 +1,1 @@
+"""The Shifter runtime: ``shifter``, ``setupRoot`` and ``unsetupRoot``."""

@@ -1,0 +1,1 @@
+"""Slurm integration: the logic behind the SPANK plugin ``shifter_slurm.so``."""
