@@ -1,0 +1,31 @@
+"""Session fixtures of the test bed (see ``testbed/``).
+
+Every fixture starts what it needs lazily, shares daemons with concurrent
+sessions through leases, and stops what it started when the session ends.
+"""
+from __future__ import annotations
+
+import pytest
+
+from testbed import lease, munge as tb_munge, users as tb_users
+
+
+@pytest.fixture(scope="session")
+def holder() -> str:
+    """This session's lease holder name."""
+    return lease.default_holder()
+
+
+@pytest.fixture(scope="session")
+def test_users() -> list[tb_users.User]:
+    """The unprivileged users ``shifteruser`` and ``shifteruser2`` (records)."""
+    return tb_users.ensure_users()
+
+
+@pytest.fixture(scope="session")
+def munge(holder):
+    """A working munged; yields its socket path."""
+    tb_munge.enable_fuse()
+    daemon = tb_munge.up(holder)
+    yield daemon.socket
+    tb_munge.down(holder)
