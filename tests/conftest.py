@@ -29,3 +29,22 @@ def munge(holder):
     daemon = tb_munge.up(holder)
     yield daemon.socket
     tb_munge.down(holder)
+
+
+def _registry(name: str, holder: str):
+    from testbed import registry as tb_registry
+    reg = tb_registry.up(name, holder)
+    yield reg
+    tb_registry.down(name, holder)
+
+
+@pytest.fixture(scope="session")
+def registry(holder):
+    """Registry without auth: ``.host`` 127.0.0.1:5000, ``.url`` http://127.0.0.1:5000."""
+    yield from _registry("open", holder)
+
+
+@pytest.fixture(scope="session")
+def registry_auth(holder):
+    """Registry with basic auth on 127.0.0.1:5001: ``.username``/``.password`` labuser/labpass."""
+    yield from _registry("auth", holder)
