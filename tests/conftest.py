@@ -48,3 +48,28 @@ def registry(holder):
 def registry_auth(holder):
     """Registry with basic auth on 127.0.0.1:5001: ``.username``/``.password`` labuser/labpass."""
     yield from _registry("auth", holder)
+
+
+@pytest.fixture(scope="session")
+def images(registry):
+    """``name -> "127.0.0.1:5000/test/...:tag"``; names: see ``testbed.images.REFS``. Pushed lazily."""
+    from testbed.images import PushedImages
+    return PushedImages(registry)
+
+
+@pytest.fixture(scope="session")
+def images_auth(registry_auth):
+    """Like ``images`` but on the basic-auth registry 127.0.0.1:5001."""
+    from testbed.images import PushedImages
+    return PushedImages(registry_auth)
+
+
+@pytest.fixture(scope="session")
+def image_dir():
+    """An image directory (mode 0755) with busybox installed: ``.path``, ``.ids``, ``.install("debian")``."""
+    from testbed.images import ImageDir
+    from testbed.paths import run_dir
+    images_dir = ImageDir(run_dir("images"))
+    images_dir.path.chmod(0o755)
+    images_dir.install("busybox")
+    return images_dir
