@@ -1,0 +1,118 @@
+"""Submit side (srun/sbatch/salloc, as the user): validate, pin the image, export.
+
+The tag is resolved to its image id here, once, through the image gateway as
+the submitting user, and the id travels with the job: every node and every step
+runs the same bytes even if the tag is re-pointed after submission.  A step
+started inside a job (``srun`` in a batch script) keeps the job's pin when it
+asks for the same image.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING, Mapping
+
+from shifter_slurm import options, siteconf
+from shifter_slurm.errors import ShifterSlurmError
+
+if TYPE_CHECKING:
+    from shifter_runtime.config import UdiRootConfig
+    from shifter_slurm.plugconf import PlugConf
+    from shifter_slurm.spank import Spank
+
+OPTION_NAMES = ("image", "volume", "module", "ccm")
+SSH_KEY = ".udiRoot/id_rsa.key"
+
+
+def inherited_pin(req: options.Request, environ: Mapping[str, str]) -> str | None:
+    """The job's pinned id when this is a step of a job that pinned the same tag."""
+    if not environ.get("SLURM_JOB_ID") or environ.get("SHIFTER_IMAGETYPE") != "id":
+        return None
+    request = environ.get("SHIFTER_IMAGEREQUEST", "")
+    if request in (req.image, f"{req.image_type}:{req.image}"):
+        return environ.get("SHIFTER_IMAGE") or None
+    return None
+
+
+def lookup(site: "UdiRootConfig", itype: str, tag: str) -> str:
+    """Resolve ``itype:tag`` to a READY image id through the gateway, as the caller."""
+    from shifter_imagegw.client.api import GatewayClient
+
+    ref = f"{itype}:{tag}"
+    if not site.image_gateway:
+        raise ShifterSlurmError(f"--image {ref}: no imageGateway configured in {site.path}")
+    try:
+        image_id = GatewayClient(site.image_gateway, site.gateway_timeout or 60).lookup_id(site.system, itype, tag)
+    except Exception as exc:  # noqa: BLE001 - every gateway failure becomes one line
+        raise ShifterSlurmError(f"--image {ref}: lookup failed: {exc}; run 'shifterimg pull {ref}'") from None
+    if not image_id:
+        raise ShifterSlurmError(f"--image {ref}: image not found or not READY; run 'shifterimg pull {ref}'")
+    return image_id
+
+
+def pin(req: options.Request, site: "UdiRootConfig", environ: Mapping[str, str]) -> str:
+    """The identifier the job will use: an id, or the path of a ``local`` image."""
+    if req.image_type in ("id", "local"):
+        return req.image or ""
+    return inherited_pin(req, environ) or lookup(site, req.image_type or "", req.image or "")
+
+
+def job_environment(req: options.Request, identifier: str, pubkey: str | None) -> dict[str, str]:
+    """Variables set in the job env and job-control env (prolog: SPANK_<name>)."""
+    env = {
+        "SHIFTER_IMAGE": identifier,
+        "SHIFTER_IMAGETYPE": "local" if req.image_type == "local" else "id",
+        "SHIFTER_IMAGEREQUEST": req.image or "",
+    }
+    if req.volumes:
+        env["SHIFTER_VOLUME"] = req.volumes
+    if req.modules:
+        env["SHIFTER_MODULE"] = req.modules
+    if req.ccm:
+        env["SHIFTER_CCM"] = "1"
+    if pubkey:
+        env["SHIFTER_SSH_PUBKEY"] = pubkey
+    return env
+
+
+def ssh_pubkey(home: str) -> str:
+    """The user's public key for the container sshd, made on first use."""
+    key = Path(home) / SSH_KEY
+    pub = key.with_name(key.name + ".pub")
+    if not pub.exists():
+        key.parent.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(key.parent, 0o700)
+        proc = subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "shifter", "-f", str(key)],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        )
+        if proc.returncode != 0:
+            raise ShifterSlurmError(f"cannot create {key}: {proc.stderr.strip() or proc.returncode}")
+    return pub.read_text().strip()
+
+
+def init_post_opt(spank: "Spank", conf: "PlugConf") -> int:
+    """Validate the options, pin the image and export it to the job."""
+    site = siteconf.load(conf.shifter_config)
+    req = options.gather(
+        {name: spank.option(name) for name in OPTION_NAMES}, os.environ,
+        default_type=site.default_image_type, long_options=conf.long_options,
+        ccm_enabled=conf.enable_ccm,
+    )
+    if req.image is None:
+        return 0
+    if os.getuid() == 0:
+        raise ShifterSlurmError("shifter images cannot be used by root jobs")
+    if req.image_type == "local" and not site.allow_local_chroot:
+        raise ShifterSlurmError(f"local images are not allowed on this system (allowLocalChroot=0 in {site.path})")
+    identifier = pin(req, site, os.environ)
+    pubkey = ssh_pubkey(os.path.expanduser("~")) if conf.enable_sshd else None
+    for name, value in job_environment(req, identifier, pubkey).items():
+        spank.job_control_setenv(name, value)
+        if name != "SHIFTER_SSH_PUBKEY":
+            spank.setenv(name, value)
+    if req.image_type not in ("id", "local"):
+        # nested sruns re-read --image from this variable: give them the pinned id
+        spank.setenv("SLURM_SPANK__SLURM_SPANK_OPTION_shifter_image", f"id:{identifier}")
+    return 0

@@ -1,0 +1,114 @@
+"""Job prolog (root, on every node of the job): prepare the container with setupRoot.
+
+What the job asked for arrives as ``SPANK_SHIFTER_*`` variables (set at
+submission with spank_job_control_setenv).  Node-exclusive jobs get a container
+built by ``setupRoot`` in the node's global mount namespace, reused by every
+``srun shifter``; shared-node jobs are skipped, as upstream does (``shifter``
+then builds private containers per step).
+"""
+from __future__ import annotations
+
+import os
+import pwd
+import socket
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING, Mapping
+
+from shifter_slurm import marker, siteconf, slurmquery
+from shifter_slurm.cgroups import JobCgroup
+from shifter_slurm.errors import ShifterSlurmError
+from shifter_slurm.options import Request
+from shifter_slurm.plugconf import DEFAULT_CONFIG
+
+if TYPE_CHECKING:
+    from shifter_slurm.plugconf import PlugConf
+    from shifter_slurm.spank import Spank
+
+STATE_FILE = "var/shifterConfig.json"
+
+
+def request_from_env(environ: Mapping[str, str]) -> tuple[Request, str | None]:
+    """The job's request and sshd public key from the prolog/epilog environment."""
+    def get(name: str) -> str | None:
+        return environ.get(f"SPANK_{name}") or None
+
+    req = Request(
+        image_type=get("SHIFTER_IMAGETYPE"), image=get("SHIFTER_IMAGE"),
+        volumes=get("SHIFTER_VOLUME"), modules=get("SHIFTER_MODULE"),
+        ccm=get("SHIFTER_CCM") == "1",
+    )
+    return req, get("SHIFTER_SSH_PUBKEY")
+
+
+def setup_root_argv(
+    udi_root_path: str, config: str, req: Request, *, uid: int, gid: int, user: str,
+    node_spec: str, pubkey: str | None,
+) -> list[str]:
+    """The setupRoot command line (upstream's arguments; ``-c`` for a non-default config)."""
+    argv = [str(Path(udi_root_path) / "bin" / "setupRoot")]
+    if config != DEFAULT_CONFIG:
+        argv += ["-c", config]
+    argv += ["-U", str(uid), "-G", str(gid), "-u", user, "-N", node_spec]
+    if pubkey:
+        argv += ["-s", pubkey]
+    for volume in (req.volumes or "").split(";"):
+        if volume.strip():
+            argv += ["-v", volume.strip()]
+    if req.modules:
+        argv += ["-m", req.modules]
+    argv += [req.image_type or "", req.image or ""]
+    return argv
+
+
+def run_logged(spank: "Spank", argv: list[str], what: str) -> None:
+    """Run a helper, logging its output to slurmd's log; raise with its last error line."""
+    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/usr/sbin:/bin:/sbin"})
+    for line in proc.stdout.splitlines():
+        spank.debug(f"shifter: {what}: {line}")
+    errors = [line for line in proc.stderr.splitlines() if line.strip()]
+    for line in errors:
+        spank.error(f"shifter: {what}: {line}")
+    if proc.returncode != 0:
+        reason = errors[-1] if errors else f"exit status {proc.returncode}"
+        raise ShifterSlurmError(f"{what} failed on {socket.gethostname()}: {reason}")
+
+
+def job_prolog(spank: "Spank", conf: "PlugConf") -> int:
+    """Build the job's container on this node (node-exclusive jobs only)."""
+    req, pubkey = request_from_env(os.environ)
+    if not req.image:
+        return 0
+    site = siteconf.load(conf.shifter_config)
+    udi = Path(site.udi_mount)
+    job_id, uid, gid = spank.job_id(), spank.job_uid(), spank.job_gid()
+    if uid == 0:
+        spank.error(f"shifter: job {job_id}: no container for root jobs (refused at submission)")
+        return 0
+    if (udi / STATE_FILE).exists():
+        spank.info(f"shifter: job {job_id}: {udi / STATE_FILE} already exists, not running setupRoot")
+        return 0
+    job = slurmquery.job_info(job_id)
+    if not job.exclusive:
+        spank.info(f"shifter: job {job_id} shares its nodes: no setupRoot (use --exclusive for a prepared container)")
+        return 0
+    try:
+        user = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        raise ShifterSlurmError(f"job {job_id}: uid {uid} has no passwd entry on {socket.gethostname()}") from None
+    argv = setup_root_argv(
+        site.udi_root_path, conf.shifter_config, req, uid=uid, gid=gid, user=user,
+        node_spec=job.node_spec(), pubkey=pubkey if conf.enable_sshd else None,
+    )
+    if conf.memory_cgroup:
+        cgroup = JobCgroup(conf.memory_cgroup, uid, job_id)
+        cgroup.create()
+        cgroup.add(os.getpid())  # setupRoot and the sshd it starts inherit it
+    run_logged(spank, argv, "setupRoot")
+    try:
+        marker.write(site.udi_mount, job_id)
+    except OSError as exc:  # read-only container root (mountUdiRootWritable=0)
+        spank.debug(f"shifter: cannot record job id in {site.udi_mount}: {exc.strerror}")
+    spank.info(f"shifter: job {job_id}: container ready on {socket.gethostname()} ({req.image_type}:{req.image})")
+    return 0
