@@ -1,0 +1,194 @@
+"""A private container for one launch, built inside the caller's user namespace.
+
+Used when no prepared container matches.  Layout, all on one tmpfs mounted
+over a staging directory (only this mount namespace sees it):
+
+* ``image/`` -- the squashfs image served by a ``squashfuse_ll`` child through a
+  FUSE connection we mount ourselves (``/dev/fuse`` fd passed as
+  ``/dev/fd/N``), read-only, nosuid, nodev; the child has
+  ``PR_SET_PDEATHSIG`` and holds no capability, so it ends with the launch;
+* ``site/`` -- the site layer: upstream's skeleton directories, ``/etc`` files
+  and every mount target (so a missing target is simply created, and a
+  symlink in the image can never redirect a site or user mount);
+* ``root/`` -- one overlay mount ``lowerdir=site:image`` (site content wins,
+  as upstream's copy/bind merge does), read-only unless
+  ``mountUdiRootWritable`` (then an upper layer on the tmpfs);
+
+then ``/proc``, ``/sys``, ``/dev`` (recursive), ``/tmp``, ``/var/tmp``,
+``optUdiImage``, module ``copyPath``s (read-only under
+``/opt/udiImage``), siteFs, module siteFs and the user's volumes are bound
+onto ``root/``.  Root-only features (``roothook``, ``perNodeCache``, site
+mount hooks) are refused.
+"""
+from __future__ import annotations
+
+import os
+import pwd
+
+from ..config import ModuleConfig, UdiRootConfig
+from ..errors import ShifterError
+from ..volumes import VolumeMount
+from . import libc
+from .etc import write_site_etc
+
+SQUASHFUSE = ("/usr/bin/squashfuse_ll", "/usr/bin/squashfuse")
+STAGING_FALLBACK = ("/mnt", "/media", "/srv")
+SKELETON = ("etc", "opt", "opt/udiImage", "opt/udiImage/modules", "var",
+            "var/spool", "var/run", "var/tmp", "proc", "sys", "dev", "tmp")
+_FLAG_LOCKS = libc.MS_RDONLY | libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC | \
+    libc.MS_NOATIME | libc.MS_NODIRATIME
+_ST_RELATIME = 4096
+
+
+class PrivateBuildError(ShifterError):
+    """The private container could not be built (one line naming what and where)."""
+
+
+def _staging(config: UdiRootConfig) -> str:
+    for path in (config.udi_mount, config.loop_mount, *STAGING_FALLBACK):
+        if path and os.path.isdir(path):
+            return path
+    raise PrivateBuildError(f"no directory to build the container on ({config.udi_mount})")
+
+
+def _refuse_root_features(config: UdiRootConfig, modules: list[ModuleConfig],
+                          volumes: list[VolumeMount]) -> None:
+    why = None
+    if config.site_pre_mount_hook or config.site_post_mount_hook:
+        why = "site mount hooks (sitePreMountHook/sitePostMountHook) run as root"
+    for module in modules:
+        if module.roothook:
+            why = f"module {module.name} has a roothook"
+    for vol in volumes:
+        if vol.per_node_cache is not None:
+            why = f"volume {vol.target}: perNodeCache needs a real loop device"
+    if why:
+        raise PrivateBuildError(f"{why}: this needs a container prepared by root "
+                                "(setupRoot, or the Slurm --image option)")
+
+
+def start_squashfuse(image_fd: int, mountpoint: str, uid: int, gid: int) -> int:
+    """Mount a FUSE connection on ``mountpoint`` and serve it with squashfuse; return its pid."""
+    fuse_fd = os.open("/dev/fuse", os.O_RDWR | os.O_CLOEXEC)
+    try:
+        libc.mount("squashfuse", mountpoint, "fuse.squashfuse",
+                   libc.MS_NOSUID | libc.MS_NODEV | libc.MS_RDONLY,
+                   f"fd={fuse_fd},rootmode=40000,user_id={uid},group_id={gid}")
+        binary = next((b for b in SQUASHFUSE if os.access(b, os.X_OK)), SQUASHFUSE[0])
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # child: die with the launch, serve the image
+            try:
+                libc.prctl(libc.PR_SET_PDEATHSIG, 9)
+                if os.getppid() != parent:
+                    os._exit(1)
+                os.set_inheritable(fuse_fd, True)
+                os.set_inheritable(image_fd, True)
+                os.execv(binary, [binary, "-f", f"/dev/fd/{image_fd}", f"/dev/fd/{fuse_fd}"])
+            finally:
+                os._exit(127)
+        return pid
+    finally:
+        os.close(fuse_fd)
+
+
+def _bind(source: str, target: str, *, ro: bool = False, rec: bool = False,
+          dev: bool = False, propagation: str | None = None) -> None:
+    """Bind ``source`` on ``target``: always nosuid, nodev unless ``dev``."""
+    libc.mount(source, target, None, libc.MS_BIND | (libc.MS_REC if rec else 0))
+    locked = os.statvfs(target).f_flag
+    flags = (locked & _FLAG_LOCKS) | libc.MS_NOSUID
+    flags |= libc.MS_RELATIME if locked & _ST_RELATIME else 0
+    flags |= 0 if dev else libc.MS_NODEV
+    flags |= libc.MS_RDONLY if ro else 0
+    libc.mount(None, target, None, libc.MS_BIND | libc.MS_REMOUNT | flags)
+    if propagation:
+        kind = libc.MS_SLAVE if propagation == "slave" else libc.MS_PRIVATE
+        libc.mount(None, target, None, kind | (libc.MS_REC if rec else 0))
+
+
+def _make_target(site: str, target: str) -> None:
+    """Create ``target`` as a directory of the site layer (shadowing whatever the image has)."""
+    os.makedirs(site + target, mode=0o755, exist_ok=True)
+
+
+def _bind_volume(root: str, root_fd: int, vol: VolumeMount, user_map: bool,
+                 style: str) -> None:
+    """Bind one siteFs/user volume; a user source is resolved inside the container."""
+    if user_map:
+        try:
+            src_fd = libc.open_in_root(root_fd, vol.source, libc.O_PATH | os.O_DIRECTORY)
+        except OSError as err:
+            raise PrivateBuildError(f"volume {vol.source}:{vol.target}: source "
+                                    f"{vol.source}: {os.strerror(err.errno)} in the container") from None
+        source = f"/proc/self/fd/{src_fd}"
+    else:
+        src_fd, source = -1, vol.source
+    try:
+        _bind(source, root + vol.target, ro=vol.readonly, rec=vol.recursive,
+              propagation=vol.propagation or style)
+    except OSError as err:
+        raise PrivateBuildError(f"volume {vol.source}:{vol.target}: {err.strerror}") from None
+    finally:
+        if src_fd >= 0:
+            os.close(src_fd)
+
+
+def build_private(config: UdiRootConfig, image_path: str, image_format: str,
+                  user: pwd.struct_passwd, modules: list[ModuleConfig],
+                  volumes: list[VolumeMount]) -> str:
+    """Build the container (caller is already in its user + mount namespace); return its root."""
+    _refuse_root_features(config, modules, volumes)
+    image_fd = -1
+    if image_format != "VFS":
+        try:
+            image_fd = os.open(image_path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as err:
+            raise PrivateBuildError(
+                f"image {image_path}: {err.strerror}: a private image can only be "
+                "used through a container prepared by root (the Slurm path)") from None
+    base = _staging(config)
+    libc.mount("shifter", base, "tmpfs", libc.MS_NOSUID | libc.MS_NODEV, "mode=0755")
+    site, root = f"{base}/site", f"{base}/root"
+    for name in ("site", "image", "root", "upper", "work"):
+        os.mkdir(f"{base}/{name}", 0o755)
+    for name in SKELETON:
+        os.mkdir(f"{site}/{name}", 0o755)
+    os.chmod(f"{site}/tmp", 0o1777)
+    write_site_etc(config, user, f"{site}/etc")
+    site_fs = [*config.site_fs, *(v for m in modules for v in m.site_fs)]
+    for vol in (*site_fs, *volumes):
+        _make_target(site, vol.target)
+    extra = [("/opt/udiImage", config.opt_udi_image)] if config.opt_udi_image else []
+    extra += [(f"/opt/udiImage/modules/{m.name}", m.copy_path) for m in modules if m.copy_path]
+    for target, _ in extra:
+        _make_target(site, target)
+    if image_fd >= 0:
+        start_squashfuse(image_fd, f"{base}/image", user.pw_uid, user.pw_gid)
+        os.close(image_fd)
+        lower = f"{site}:{base}/image"
+    else:
+        lower = f"{site}:{image_path}"
+    options = f"lowerdir={lower},userxattr"
+    ro = 0 if config.mount_udi_root_writable else libc.MS_RDONLY
+    if not ro:
+        options += f",upperdir={base}/upper,workdir={base}/work"
+    libc.mount("overlay", root, "overlay", libc.MS_NOSUID | libc.MS_NODEV | ro, options)
+    _bind("/proc", f"{root}/proc", rec=True)
+    _bind("/sys", f"{root}/sys", rec=True)
+    _bind("/dev", f"{root}/dev", rec=True, dev=True)
+    _bind("/tmp", f"{root}/tmp")
+    if os.path.isdir("/var/tmp"):
+        _bind("/var/tmp", f"{root}/var/tmp")
+    for target, source in extra:
+        _bind(source, root + target, ro=True)
+    style = config.mount_propagation_style
+    for vol in site_fs:
+        _bind_volume(root, -1, vol, False, style)
+    root_fd = os.open(root, libc.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for vol in volumes:
+            _bind_volume(root, root_fd, vol, True, style)
+    finally:
+        os.close(root_fd)
+    return root
