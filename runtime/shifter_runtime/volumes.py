@@ -111,13 +111,12 @@ def parse_bytes(text: str) -> int:
     if low and low[-1] in _BYTE_SUFFIX:
         power = _BYTE_SUFFIX[low[-1]]
         low = low[:-1]
-    try:
-        number = float(low) if "." in low else int(low, 10)
-    except ValueError:
-        raise ValueError(f"invalid size '{raw}'") from None
-    if number < 0:
+    whole, dot, frac = low.partition(".")
+    if not (whole.isdigit() and whole.isascii()) or \
+            (dot and not (frac.isdigit() and frac.isascii())):
         raise ValueError(f"invalid size '{raw}'")
-    return int(number * (1024 ** power))
+    return int(float(low) * (1024 ** power)) if dot \
+        else int(whole) * (1024 ** power)
 
 
 def normalize_path(path: str, what: str, entry: str) -> str:
