@@ -1,0 +1,179 @@
+"""``build_container``: upstream's construction order (inventory §3.4), step by step."""
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+
+from ..kernel import mounts
+from . import etc_setup
+from .binds import mount_site, mount_user
+from .image_mount import MountedImage
+from .merge import merge_image
+from .rootfs import RootFs, copy_tree, make_readable
+from .spec import BuildError, BuildSpec
+from .teardown import is_mounted, unmount_all
+
+SKELETON = (("etc", 0o755), ("etc/udiImage", 0o755), ("opt", 0o755), ("opt/udiImage", 0o755),
+            ("opt/udiImage/modules", 0o755), ("var", 0o755), ("var/spool", 0o755),
+            ("var/run", 0o755), ("var/tmp", 0o755), ("var/empty", 0o700), ("proc", 0o755),
+            ("sys", 0o755), ("dev", 0o755), ("tmp", 0o777))
+ROOTFS_TYPES = ("tmpfs", "ramfs")
+STATE_FILE = "/var/shifterConfig.json"
+
+
+@dataclass
+class Container:
+    """A built container root; ``release`` gives back what the image mount holds
+    (private mode). Tear a prepared one down with ``destroy_container``."""
+
+    spec: BuildSpec
+    image: MountedImage
+
+    def release(self) -> None:
+        self.image.release()
+
+
+def build_container(spec: BuildSpec) -> Container:
+    """Build the container on ``spec.udi_mount``; on any failure undo everything
+    made so far and raise ``BuildError`` with a one-line message."""
+    if spec.image.format == "VFS" and not spec.allow_local_chroot:
+        raise BuildError(f"image local:{spec.image.path}: local images need allowLocalChroot=1")
+    if spec.rootfs_type not in ROOTFS_TYPES:
+        raise BuildError(f"rootfsType={spec.rootfs_type}: must be tmpfs or ramfs")
+    if not spec.privileged:
+        hooked = [m.name for m in spec.modules if m.roothook]
+        if hooked:
+            raise BuildError(f"module {hooked[0]}: roothook needs root (use the Slurm "
+                             "--image path)")
+    for busy in (spec.udi_mount, spec.loop_mount):
+        if is_mounted(busy):
+            raise BuildError(f"{busy} is already in use by a container (run unsetupRoot)")
+    old_umask = os.umask(0o022)
+    image = None
+    try:
+        image = spec.image_mount.mount(spec.image, spec.loop_mount)
+        _build_root(spec, image)
+        return Container(spec, image)
+    except BaseException as exc:
+        unmount_all(spec.udi_mount)
+        if image is not None:
+            image.release()
+        if isinstance(exc, OSError):
+            raise BuildError(f"building {spec.udi_mount}: {exc.strerror}"
+                             f"{' (' + exc.filename + ')' if exc.filename else ''}") from None
+        raise
+    finally:
+        os.umask(old_umask)
+
+
+def _build_root(spec: BuildSpec, image: MountedImage) -> None:
+    os.makedirs(spec.udi_mount, mode=0o755, exist_ok=True)
+    _mount_rootfs(spec)
+    root = RootFs(spec.udi_mount)
+    try:
+        image_dev = os.stat(image.path).st_dev
+        allowed_devs = {root.dev, image_dev, os.stat("/tmp").st_dev}
+        _site_modifications(spec, root)
+        for subdir in ("/", "/var", "/opt"):
+            merge_image(root, image.path, subdir, copy=False)
+        root.mkdir("/etc/ssh")
+        merge_image(root, image.path, "/etc", copy=True)
+        mount_user(root, spec, allowed_devs)
+        root.write(STATE_FILE, spec.state)
+        if not spec.writable:
+            mounts.mount_setattr(root.fd, mounts.MOUNT_ATTR_RDONLY, rec=False)
+    finally:
+        root.close()
+
+
+def _mount_rootfs(spec: BuildSpec) -> None:
+    fd = os.open(spec.udi_mount, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        options = {"mode": "0755"} if spec.rootfs_type == "tmpfs" else {}
+        mounts.mount_new(spec.rootfs_type, fd, mounts.MOUNT_ATTR_NOSUID | mounts.MOUNT_ATTR_NODEV,
+                         options)
+    finally:
+        os.close(fd)
+    if spec.rootfs_type == "ramfs":
+        os.chmod(spec.udi_mount, 0o755)
+
+
+def _site_modifications(spec: BuildSpec, root: RootFs) -> None:
+    """Upstream ``prepareSiteModifications``, in its order."""
+    for path, mode in SKELETON:
+        root.mkdir(path, mode)
+    _hook(spec, spec.site_pre_mount_hook, "sitePreMountHook")
+    mount_site(root, spec.site_fs, spec.propagation_style)
+    _hook(spec, spec.site_post_mount_hook, "sitePostMountHook")
+    for module in spec.modules:
+        mount_site(root, module.site_fs, spec.propagation_style, f"module {module.name} siteFs")
+    root.symlink("/proc/mounts", "/etc/mtab")
+    etc_setup.copy_host_files(root)
+    etc_setup.make_account_files(root, spec.user, spec.etc)
+    _copy_udi_image(spec, root)
+    if spec.nodespec is not None:
+        etc_setup.write_hostsfile(root, spec.nodespec)
+    for module in spec.modules:
+        _hook(spec, module.roothook, f"module {module.name} roothook")
+    _kernel_filesystems(spec, root)
+
+
+def _hook(spec: BuildSpec, hook: str | None, what: str) -> None:
+    if not hook:
+        return
+    ran = subprocess.run(["/bin/sh", hook], cwd=spec.udi_mount, stdin=subprocess.DEVNULL,
+                         capture_output=True, text=True)
+    if ran.returncode != 0:
+        last = (ran.stderr.strip().splitlines() or [""])[-1]
+        raise BuildError(f"{what} {hook} failed with exit {ran.returncode}"
+                         f"{': ' + last if last else ''}")
+
+
+def _copy_udi_image(spec: BuildSpec, root: RootFs) -> None:
+    dst = root.open("/opt/udiImage", os.O_RDONLY | os.O_DIRECTORY, follow=False)
+    try:
+        if spec.opt_udi_image:
+            _copy_dir_into(spec.opt_udi_image, dst, "optUdiImage")
+        for module in spec.modules:
+            if module.copy_path:
+                os.mkdir(f"modules/{module.name}", 0o755, dir_fd=dst)
+                sub = os.open(f"modules/{module.name}", os.O_RDONLY | os.O_DIRECTORY
+                              | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dst)
+                try:
+                    _copy_dir_into(module.copy_path, sub, f"module {module.name} copyPath")
+                finally:
+                    os.close(sub)
+        make_readable(dst)
+    finally:
+        os.close(dst)
+
+
+def _copy_dir_into(source: str, dst_fd: int, what: str) -> None:
+    try:
+        src = os.open(source, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise BuildError(f"{what} {source}: {exc.strerror}") from None
+    try:
+        copy_tree(src, dst_fd, skip_existing=True)
+    finally:
+        os.close(src)
+
+
+def _kernel_filesystems(spec: BuildSpec, root: RootFs) -> None:
+    """``/proc`` (fresh as root, else bound), ``/sys``, ``/dev``, ``/tmp``, ``/var/tmp``."""
+    proc = root.open("/proc")
+    try:
+        if spec.privileged:
+            mounts.mount_new("proc", proc, mounts.MOUNT_ATTR_NOSUID | mounts.MOUNT_ATTR_NODEV
+                             | mounts.MOUNT_ATTR_NOEXEC)
+        else:
+            mounts.bind("/proc", proc, rec=True)
+    finally:
+        os.close(proc)
+    root.bind("/sys", "/sys", rec=True)
+    root.bind("/dev", "/dev", rec=True, nodev=False)
+    root.bind("/tmp", "/tmp")
+    if os.path.isdir("/var/tmp"):
+        root.bind("/var/tmp", "/var/tmp")
+

@@ -1,0 +1,200 @@
+"""Site (siteFs) and user (--volume) bind mounts into the container root."""
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import subprocess
+import tempfile
+from contextlib import nullcontext
+from typing import Sequence
+
+from ..kernel import creds, loop, mounts
+from .rootfs import RootFs
+from .spec import Bind, BuildError, BuildSpec, PerNodeCache, UserInfo
+
+USER_FORBIDDEN_PREFIXES = ("/etc", "/var", "/opt/udiImage")
+USER_FORBIDDEN_EXACT = ("/", "/opt")
+SITE_FORBIDDEN_EXACT = ("/", "/opt", "/etc", "/var", "/etc/passwd", "/etc/group",
+                        "/etc/nsswitch.conf")
+
+
+def user_target_allowed(path: str) -> bool:
+    """Upstream's user volume rule, applied to the resolved container path."""
+    path = "/" + path.strip("/")
+    if path == "/var/tmp" or path.startswith("/var/tmp/"):
+        return True
+    if path in USER_FORBIDDEN_EXACT:
+        return False
+    return not any(path == p or path.startswith(p + "/") for p in USER_FORBIDDEN_PREFIXES)
+
+
+def site_target_allowed(path: str) -> bool:
+    """Upstream's siteFs rule, applied to the resolved container path."""
+    return "/" + path.strip("/") not in SITE_FORBIDDEN_EXACT
+
+
+def _where(kind: str, bind: Bind) -> str:
+    return f"{kind} {bind.source}:{bind.target}"
+
+
+def ensure_target(root: RootFs, path: str, *, directory: bool, where: str) -> int:
+    """Open the container ``path``, creating missing components (directories, or an
+    empty file at the end) only where the parent lies on the container's own tmpfs."""
+    try:
+        return root.open(path)
+    except FileNotFoundError:
+        pass
+    parts = [p for p in path.split("/") if p]
+    current = "/"
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        pfd = root.open(current, os.O_PATH | os.O_DIRECTORY)
+        try:
+            exists = _exists_at(pfd, part)
+            if not exists:
+                if os.fstat(pfd).st_dev != root.dev:
+                    raise BuildError(f"{where}: cannot create mount point {path}: "
+                                     f"{root.relpath(pfd)} is not on the container's tmpfs")
+                if directory or not last:
+                    os.mkdir(part, 0o755, dir_fd=pfd)
+                else:
+                    os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                                     | os.O_CLOEXEC, 0o644, dir_fd=pfd))
+        finally:
+            os.close(pfd)
+        current = current.rstrip("/") + "/" + part
+    return root.open(path)
+
+
+def _exists_at(dirfd: int, name: str) -> bool:
+    try:
+        os.stat(name, dir_fd=dirfd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def mount_site(root: RootFs, binds: Sequence[Bind], style: str, kind: str = "siteFs") -> None:
+    """siteFs: host ``source`` on container ``target`` (target made on the tmpfs)."""
+    for bind in binds:
+        where = _where(kind, bind)
+        if bind.per_node_cache is not None:
+            raise BuildError(f"{where}: perNodeCache is only for user volumes")
+        try:
+            is_dir = stat.S_ISDIR(os.stat(bind.source).st_mode)
+        except OSError as exc:
+            raise BuildError(f"{where}: source: {exc.strerror}") from None
+        tfd = ensure_target(root, bind.target, directory=is_dir, where=where)
+        try:
+            real = root.relpath(tfd)
+            if real is None or not site_target_allowed(real):
+                raise BuildError(f"{where}: target resolves to {real or 'outside the root'}, "
+                                 "which is not allowed")
+            mounts.bind(bind.source, tfd, rec=bind.rec, ro=bind.ro,
+                        nodev=not _is_dev(bind.source),
+                        propagation=bind.propagation or style)
+        except OSError as exc:
+            raise BuildError(f"{where}: bind mount failed: {exc.strerror}") from None
+        finally:
+            os.close(tfd)
+
+
+def _is_dev(source: str) -> bool:
+    real = os.path.realpath(source)
+    return real == "/dev" or real.startswith("/dev/")
+
+
+def mount_user(root: RootFs, spec: BuildSpec, allowed_devs: set[int]) -> None:
+    """User volumes: the source is resolved inside the container, as the user; the target
+    must resolve to an allowed place (made on the tmpfs if missing) and be a directory on
+    the tmpfs, the image or /tmp, or owned by the user."""
+    user = spec.user
+    for bind in spec.volumes:
+        where = _where("volume", bind)
+        tfd = ensure_target(root, bind.target, directory=True, where=where)
+        try:
+            real = root.relpath(tfd)
+            if real is None or not user_target_allowed(real):
+                raise BuildError(f"{where}: target resolves to {real or 'outside the root'}, "
+                                 "which users may not mount on")
+            st = os.fstat(tfd)
+            if not stat.S_ISDIR(st.st_mode):
+                raise BuildError(f"{where}: target {real} is not a directory")
+            if st.st_dev not in allowed_devs and st.st_uid != user.uid:
+                raise BuildError(f"{where}: target {real} is not on the container's own "
+                                 "filesystems and not owned by the user")
+            if bind.per_node_cache is not None:
+                mount_per_node_cache(root, spec, bind.per_node_cache, tfd, where)
+            else:
+                _bind_as_user(root, bind, tfd, user, spec.privileged, spec.propagation_style,
+                              where)
+        finally:
+            os.close(tfd)
+
+
+def _bind_as_user(root: RootFs, bind: Bind, tfd: int, user: UserInfo, privileged: bool,
+                  style: str, where: str) -> None:
+    acting = (creds.fs_identity(user.uid, user.gid, user.gids or [user.gid])
+              if privileged else nullcontext())
+    try:
+        with acting:
+            sfd = root.open(bind.source, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise BuildError(f"{where}: source {bind.source} in the container: "
+                         f"{exc.strerror}") from None
+    try:
+        if root.relpath(sfd) is None:
+            raise BuildError(f"{where}: source resolves outside the container")
+        mounts.bind("", tfd, source_dirfd=sfd, rec=bind.rec, ro=bind.ro,
+                    propagation=bind.propagation or style)
+    except OSError as exc:
+        raise BuildError(f"{where}: bind mount failed: {exc.strerror}") from None
+    finally:
+        os.close(sfd)
+
+
+def mount_per_node_cache(root: RootFs, spec: BuildSpec, cache: PerNodeCache, tfd: int,
+                         where: str) -> None:
+    """A fresh XFS of ``cache.size`` bytes on a loop device, owned by the user; the
+    backing file is unlinked at once so it vanishes with the mount."""
+    user = spec.user
+    if not spec.privileged:
+        raise BuildError(f"{where}: perNodeCache needs root (use the Slurm --image path)")
+    if cache.fstype not in spec.per_node_cache_fs_types:
+        raise BuildError(f"{where}: perNodeCache fs {cache.fstype!r} not allowed "
+                         f"(perNodeCacheAllowedFsType={' '.join(spec.per_node_cache_fs_types)})")
+    if spec.per_node_cache_size_limit and cache.size > spec.per_node_cache_size_limit:
+        raise BuildError(f"{where}: perNodeCache size {cache.size} exceeds "
+                         f"perNodeCacheSizeLimit={spec.per_node_cache_size_limit}")
+    if not spec.per_node_cache_path or user.uid == 0 or user.gid == 0:
+        raise BuildError(f"{where}: perNodeCache needs perNodeCachePath and a non-root user")
+    prefix = f"perNodeCache_uid{user.uid}_gid{user.gid}_{socket.gethostname()}.{cache.fstype}."
+    fd, backing = tempfile.mkstemp(prefix=prefix, dir=spec.per_node_cache_path)
+    try:
+        try:
+            os.ftruncate(fd, cache.size)
+        finally:
+            os.close(fd)
+        mkfs = spec.mkfs_xfs_path or "mkfs.xfs"
+        made = subprocess.run([mkfs, "-q", "-f", backing], capture_output=True, text=True)
+        if made.returncode != 0:
+            raise BuildError(f"{where}: mkfs.xfs failed: "
+                             f"{(made.stderr.strip().splitlines() or ['?'])[-1]}")
+        device = loop.attach_loop(backing, read_only=False)
+        try:
+            mounts.mount_new(cache.fstype, tfd, mounts.MOUNT_ATTR_NOSUID | mounts.MOUNT_ATTR_NODEV,
+                             {"source": device.path})
+        finally:
+            device.close()
+        top = root.open(root.relpath(tfd) or "/", os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fchown(top, user.uid, user.gid)
+            os.fchmod(top, 0o755)
+        finally:
+            os.close(top)
+    except OSError as exc:
+        raise BuildError(f"{where}: perNodeCache: {exc.strerror}") from None
+    finally:
+        os.unlink(backing)
+

@@ -1,0 +1,66 @@
+"""Merge the image into the container root (upstream ``bindImageIntoUDI``).
+
+Entries already present in the root (site content) win. In bind mode symlinks and
+small files are copied, directories and large files bind-mounted read-only; in copy
+mode (``/etc``) everything is copied. Image paths are opened with ``O_NOFOLLOW``
+inside the image root, so an image symlink cannot lead the merge onto the host.
+"""
+from __future__ import annotations
+
+import os
+import re
+
+from ..kernel import mounts, paths
+from .rootfs import RootFs, copy_entry
+
+FILE_SIZE_LIMIT = 5 * 1024 * 1024
+_NAME_OK = re.compile(r"^[A-Za-z0-9_:.+\-]+$")
+
+
+def merge_image(root: RootFs, image_root: str, subdir: str, *, copy: bool) -> None:
+    """Bring the entries of the image's ``subdir`` into the root's ``subdir``."""
+    img = paths.open_root(image_root)
+    try:
+        try:
+            src = paths.open_in_root(img, subdir, os.O_RDONLY | os.O_DIRECTORY, follow=False)
+        except (FileNotFoundError, NotADirectoryError, OSError):
+            return  # the image has no such directory (or it is a symlink): nothing to merge
+    finally:
+        os.close(img)
+    dst = root.open(subdir, os.O_RDONLY | os.O_DIRECTORY, follow=False)
+    try:
+        with os.scandir(src) as entries:
+            for entry in entries:
+                if not _NAME_OK.match(entry.name) or _present(dst, entry.name):
+                    continue
+                if copy or entry.is_symlink():
+                    copy_entry(src, entry, dst)
+                elif entry.is_dir(follow_symlinks=False):
+                    os.mkdir(entry.name, 0o755, dir_fd=dst)
+                    _bind_entry(src, dst, entry.name)
+                elif entry.is_file(follow_symlinks=False):
+                    if entry.stat(follow_symlinks=False).st_size < FILE_SIZE_LIMIT:
+                        copy_entry(src, entry, dst)
+                    else:
+                        os.close(os.open(entry.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                                         | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dst))
+                        _bind_entry(src, dst, entry.name)
+    finally:
+        os.close(src)
+        os.close(dst)
+
+
+def _present(dirfd: int, name: str) -> bool:
+    try:
+        os.stat(name, dir_fd=dirfd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _bind_entry(src_dirfd: int, dst_dirfd: int, name: str) -> None:
+    target = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dst_dirfd)
+    try:
+        mounts.bind(name, target, source_dirfd=src_dirfd, follow=False, ro=True)
+    finally:
+        os.close(target)
