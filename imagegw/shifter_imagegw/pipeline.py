@@ -1,0 +1,188 @@
+"""Public pull/import API of the gateway: registry image -> safe squashfs -> image directory.
+
+The gateway service calls :func:`pull_image` and :func:`import_archive` from its workers.
+Both report progress through ``progress(status, bytes_done, bytes_total)`` with the
+statuses PULLING -> EXAMINATION -> CONVERSION -> TRANSFER, and raise :class:`PullError`
+(a one-line reason naming the reference) on any failure, leaving nothing published and
+no temporary file behind.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .flatten import FlattenError
+from .metafile import ImageMeta
+from .layercache import LayerCache
+from .publish import LocalPublisher, PublishError, Publisher
+from .reference import ImageRef, Location, ReferenceError, parse_reference
+from .registry import RegistryClient, RegistryError
+from .squashfs import ConversionError, ConverterOptions, convert_layers
+
+Progress = Callable[[str, int, int], None]
+
+PULLING, EXAMINATION, CONVERSION, TRANSFER = "PULLING", "EXAMINATION", "CONVERSION", "TRANSFER"
+
+
+class PullError(Exception):
+    """A pull or import failed; ``str(err)`` is a one-line reason naming the image."""
+
+
+@dataclass
+class PullRequest:
+    """What to pull and for whom.
+
+    ``credentials`` maps a location name (or ``"default"``) to ``"user:password"``, as in
+    the munge payload's ``authorized_locations``.  ``user_acl``/``group_acl`` restrict the
+    published files of a private image to those uids/gids (empty = public).
+    """
+    reference: str
+    platform: str = "linux/amd64"
+    credentials: Mapping[str, str] | None = None
+    user_acl: tuple[int, ...] = ()
+    group_acl: tuple[int, ...] = ()
+
+    @property
+    def private(self) -> bool:
+        return bool(self.user_acl or self.group_acl)
+
+
+@dataclass
+class PulledImage:
+    """Result of a pull or import: the published image and its metadata."""
+    id: str
+    squashfs: Path
+    meta_path: Path
+    meta: ImageMeta
+    manifest_digest: str = ""
+    authenticated: bool = False      # registry credentials were needed (upstream: private)
+    meta_only: bool = False          # image already present: only the .meta was rewritten
+    bytes_downloaded: int = 0
+    layers: list[str] = field(default_factory=list)
+
+
+def _noop(status: str, done: int, total: int) -> None:
+    return None
+
+
+def _credentials(req: PullRequest, location: str) -> tuple[str, str] | None:
+    tokens = req.credentials or {}
+    raw = tokens.get(location) or tokens.get("default")
+    if not raw:
+        return None
+    user, sep, password = raw.partition(":")
+    if not sep:
+        raise PullError(f"{req.reference}: credentials for location {location!r} are not 'user:password'")
+    return user, password
+
+
+def _publisher(target: Path | str | Publisher) -> Publisher:
+    return target if isinstance(target, Publisher) else LocalPublisher(Path(target))
+
+
+def pull_image(req: PullRequest, *, cache_dir: Path | str, expand_dir: Path | str,
+               image_dir: Path | str | Publisher, locations: Mapping[str, Location | Mapping] | None = None,
+               default_location: str = "registry-1.docker.io",
+               converter_options: ConverterOptions | Mapping | None = None,
+               progress: Progress | None = None, timeout: float = 60.0,
+               retries: int = 4, backoff: float = 0.5) -> PulledImage:
+    """Pull ``req.reference``, flatten its layers, convert to squashfs and publish it.
+
+    ``image_dir`` is the local ``imageDir`` or a :class:`Publisher` (e.g. remote ssh).
+    ``locations`` is the ``Locations`` config (name -> Location or its config dict).
+    """
+    progress = progress or _noop
+    try:
+        ref = parse_reference(req.reference, locations or {}, default_location)
+    except ReferenceError as err:
+        raise PullError(str(err)) from None
+    label = ref.display
+    publisher = _publisher(image_dir)
+    try:
+        progress(PULLING, 0, 0)
+        client = RegistryClient(ref, credentials=_credentials(req, ref.location), timeout=timeout,
+                                retries=retries, backoff=backoff)
+        resolved = client.resolve(req.platform)
+        meta = ImageMeta.from_config(resolved.config, user_acl=req.user_acl, group_acl=req.group_acl)
+        image_id = resolved.digest.split(":", 1)[1]
+        if publisher.exists(image_id):
+            meta_path = publisher.publish_meta(image_id, meta, expand_dir=Path(expand_dir))
+            progress(TRANSFER, 0, 0)
+            return PulledImage(image_id, publisher.image_path(image_id), meta_path, meta, resolved.digest,
+                               client.authenticated, meta_only=True,
+                               layers=[d.digest for d in resolved.layers])
+        cache = LayerCache(Path(cache_dir))
+        total = sum(d.size for d in resolved.layers)
+        paths = client.fetch_layers(resolved.layers, cache, lambda done: progress(PULLING, done, total))
+        return _convert_and_publish(image_id, paths, meta, Path(expand_dir), publisher, converter_options,
+                                    progress, label, resolved.digest, client.authenticated, total)
+    except (RegistryError, FlattenError, ConversionError, PublishError, OSError) as err:
+        raise PullError(f"{label}: {_one_line(err)}") from None
+
+
+def import_archive(archive: Path | str, *, expand_dir: Path | str, image_dir: Path | str | Publisher,
+                   tag: str | None = None, platform: str = "linux/amd64",
+                   user_acl: tuple[int, ...] = (), group_acl: tuple[int, ...] = (),
+                   converter_options: ConverterOptions | Mapping | None = None,
+                   progress: Progress | None = None) -> PulledImage:
+    """Import a ``docker save`` tar archive or an OCI layout (directory or tar) like a pull.
+
+    ``tag`` picks an image inside a multi-image archive (``repo:tag``); the id is the digest of
+    the image manifest (OCI) or of the image config (docker save, which has no manifest digest).
+    """
+    from .archive import ArchiveError, open_archive
+
+    progress = progress or _noop
+    label = f"{archive}" + (f" ({tag})" if tag else "")
+    publisher = _publisher(image_dir)
+    expand = Path(expand_dir)
+    try:
+        progress(PULLING, 0, 0)
+        with open_archive(Path(archive), expand) as arch:
+            image = arch.select(tag, platform)
+            meta = ImageMeta.from_config(image.config, user_acl=user_acl, group_acl=group_acl)
+            if publisher.exists(image.id):
+                meta_path = publisher.publish_meta(image.id, meta, expand_dir=expand)
+                return PulledImage(image.id, publisher.image_path(image.id), meta_path, meta, image.digest,
+                                   meta_only=True, layers=[str(p) for p in image.layers])
+            total = sum(p.stat().st_size for p in image.layers)
+            return _convert_and_publish(image.id, image.layers, meta, expand, publisher, converter_options,
+                                        progress, label, image.digest, False, 0, total_hint=total)
+    except (ArchiveError, FlattenError, ConversionError, PublishError, OSError, tarfile.TarError,
+            json.JSONDecodeError, KeyError) as err:
+        raise PullError(f"{label}: {_one_line(err)}") from None
+
+
+def _convert_and_publish(image_id: str, layers: list[Path], meta: ImageMeta, expand_dir: Path,
+                         publisher: Publisher, options, progress: Progress, label: str, digest: str,
+                         authenticated: bool, downloaded: int, total_hint: int | None = None) -> PulledImage:
+    expand_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"{image_id[:16]}.", suffix=".convert", dir=expand_dir))
+    try:
+        total = total_hint if total_hint is not None else sum(p.stat().st_size for p in layers)
+        progress(EXAMINATION, 0, total)
+        out = work / f"{image_id}.squashfs"
+        convert_layers(layers, out, ConverterOptions.coerce(options), work,
+                       on_phase=lambda: progress(CONVERSION, 0, total))
+        progress(TRANSFER, 0, out.stat().st_size)
+        image_path, meta_path = publisher.publish(image_id, out, meta, expand_dir=work)
+        return PulledImage(image_id, image_path, meta_path, meta, digest, authenticated,
+                           bytes_downloaded=downloaded, layers=[p.name for p in layers])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err) or type(err).__name__
+    if isinstance(err, OSError) and err.filename and str(err.filename) not in text:
+        text = f"{text}: {err.filename}"
+    return " ".join(text.split())
+
+
+__all__ = ["PullRequest", "PulledImage", "PullError", "pull_image", "import_archive", "Location",
+           "ImageMeta", "ImageRef", "ConverterOptions", "Publisher", "LocalPublisher"]

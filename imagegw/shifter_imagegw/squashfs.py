@@ -1,0 +1,147 @@
+"""Layers -> squashfs: merged tar stream into ``tar2sqfs`` (no unpacking), mksquashfs fallback."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .flatten import FlattenError, Plan, index_layer, open_layer, plan_merge, write_merged
+
+
+class ConversionError(Exception):
+    """The converter failed (its last error line is in the message)."""
+
+
+@dataclass(frozen=True)
+class ConverterOptions:
+    """How to build the squashfs.
+
+    ``converter``: ``auto`` (tar2sqfs when installed), ``tar2sqfs`` or ``mksquashfs``.
+    ``mksquashfs_options``: upstream's ``ConverterOptions.squashfs`` (replaces ``-no-xattrs``);
+    setting it selects mksquashfs, as upstream sites expect those flags to apply.
+    """
+    converter: str = "auto"
+    compressor: str = "zstd"
+    level: int | None = 6
+    block_size: int = 131072
+    jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    mksquashfs_options: tuple[str, ...] | None = None
+    tar2sqfs_options: tuple[str, ...] = ()
+
+    @classmethod
+    def coerce(cls, value: "ConverterOptions | Mapping | None") -> "ConverterOptions":
+        """Accept an instance, None, or the ``ConverterOptions`` config mapping."""
+        if value is None:
+            return cls()
+        if isinstance(value, ConverterOptions):
+            return value
+        kwargs: dict = {}
+        if "squashfs" in value:
+            opts = value["squashfs"]
+            kwargs["mksquashfs_options"] = tuple(opts.split() if isinstance(opts, str) else opts)
+            kwargs["converter"] = "mksquashfs"
+        if "tar2sqfs" in value:
+            opts = value["tar2sqfs"]
+            kwargs["tar2sqfs_options"] = tuple(opts.split() if isinstance(opts, str) else opts)
+        for key in ("converter", "compressor", "level", "block_size", "jobs"):
+            if key in value:
+                kwargs[key] = value[key]
+        opts = cls(**kwargs)
+        if opts.converter not in ("auto", "tar2sqfs", "mksquashfs"):
+            raise ConversionError(f"ConverterOptions.converter: unknown converter {opts.converter!r}")
+        return opts
+
+    def tool(self) -> str:
+        if self.converter != "auto":
+            return self.converter
+        return "tar2sqfs" if shutil.which("tar2sqfs") else "mksquashfs"
+
+
+def index_layers(layers: list[Path], jobs: int = 2) -> Plan:
+    """Pass 1 over every layer (in parallel) and the merge plan."""
+    def one(path: Path):
+        with open_layer(path) as fh:
+            return index_layer(fh)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(layers) or 1))) as pool:
+        entries = list(pool.map(one, layers))
+    return plan_merge(entries)
+
+
+def convert_layers(layers: list[Path], out: Path, options: ConverterOptions, work: Path,
+                   on_phase: Callable[[], None] | None = None) -> Plan:
+    """Flatten ``layers`` (bottom first) into the squashfs ``out``; returns the merge plan."""
+    plan = index_layers(layers, options.jobs)
+    if on_phase:
+        on_phase()
+    tool = options.tool()
+    if tool == "tar2sqfs":
+        cmd = ["tar2sqfs", "--quiet", "--no-xattr", "--force", "-c", options.compressor,
+               "-b", str(options.block_size), "-j", str(options.jobs), "-d", "mode=0755,uid=0,gid=0"]
+        if options.level is not None:
+            cmd += ["-X", f"level={options.level}"]
+        cmd += [*options.tar2sqfs_options, str(out)]
+        _stream_into(cmd, plan, layers)
+    else:
+        root = work / "rootfs"
+        root.mkdir()
+        _stream_into(["tar", "-x", "-f", "-", "-C", str(root), "--no-same-owner", "--delay-directory-restore"],
+                     plan, layers)
+        extra = options.mksquashfs_options
+        if extra is None:
+            extra = ("-no-xattrs", "-comp", options.compressor, "-b", str(options.block_size),
+                     "-processors", str(options.jobs))
+            if options.level is not None and options.compressor in ("gzip", "zstd"):
+                extra += ("-Xcompression-level", str(options.level))
+        _run(["mksquashfs", str(root), str(out), "-all-root", "-noappend", "-quiet", "-no-progress", *extra])
+        shutil.rmtree(root, ignore_errors=True)
+    if not out.is_file():
+        raise ConversionError(f"{tool} produced no image")
+    return plan
+
+
+def _stream_into(cmd: list[str], plan: Plan, layers: list[Path]) -> None:
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    except OSError as err:
+        raise ConversionError(f"cannot run {cmd[0]}: {err.strerror}") from None
+    failure: Exception | None = None
+    try:
+        write_merged(plan, lambda i: open_layer(layers[i]), proc.stdin)
+    except (BrokenPipeError, ConnectionResetError):
+        pass                                   # the converter died: its stderr says why
+    except (FlattenError, OSError) as err:
+        failure = err
+    finally:
+        try:
+            proc.stdin.close()
+        except OSError:
+            pass
+    if failure is not None:
+        proc.kill()
+    err_text = proc.stderr.read().decode(errors="replace")
+    proc.stderr.close()
+    rc = proc.wait()
+    if failure is not None:
+        raise failure if isinstance(failure, FlattenError) else ConversionError(str(failure))
+    if rc != 0:
+        raise ConversionError(f"{cmd[0]} failed (exit {rc}): {_last_line(err_text)}")
+
+
+def _run(cmd: list[str]) -> None:
+    try:
+        res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    except OSError as err:
+        raise ConversionError(f"cannot run {cmd[0]}: {err.strerror}") from None
+    if res.returncode != 0:
+        raise ConversionError(f"{cmd[0]} failed (exit {res.returncode}): "
+                              f"{_last_line(res.stdout.decode(errors='replace'))}")
+
+
+def _last_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[-1] if lines else "no error output"
