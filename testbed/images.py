@@ -21,25 +21,23 @@ An image id is the sha256 hex of its manifest (what ``skopeo inspect`` calls Dig
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from testbed import oci
 from testbed.flatten import flatten
+from testbed.layercache import cached_layers, pkg_version
 from testbed.oci import Entry, ImageConfig, Layer, directory, file, hardlink, make_layer, symlink
 from testbed.paths import cache_dir
 from testbed.procs import TestbedError, run
 from testbed.registry import Registry
 
-RECIPE_VERSION = "1"
 BUSYBOX = Path("/bin/busybox")
 SQUASHFS_OPTIONS = ["-all-root", "-no-xattrs"]  # upstream's converter defaults
 
@@ -70,25 +68,6 @@ class Built:
         return self.digest.split(":", 1)[1]
 
 
-def _pkg_version(pkg: str) -> str:
-    return run(["dpkg-query", "-W", "-f=${Version}", pkg]).stdout
-
-
-def cached_layers(name: str, inputs: list[str], build: Callable[[], list[Layer]]) -> list[Layer]:
-    """Layers of ``name`` from the cache (keyed by ``inputs``), else ``build()`` them."""
-    key = hashlib.sha256("|".join([RECIPE_VERSION, name, *inputs]).encode()).hexdigest()[:16]
-    record = cache_dir("layers") / f"{name}-{key}.json"
-    if record.exists():
-        layers = [Layer(**item) for item in json.loads(record.read_text())]
-        if all(oci.blob_path(layer.digest).exists() for layer in layers):
-            return layers
-    layers = build()
-    tmp = record.with_suffix(".tmp")
-    tmp.write_text(json.dumps([asdict(layer) for layer in layers]))
-    tmp.replace(record)
-    return layers
-
-
 def _etc() -> list[Entry]:
     return [directory("etc"), file("etc/os-release", OS_RELEASE), file("etc/passwd", PASSWD), file("etc/group", GROUP)]
 
@@ -104,7 +83,7 @@ def busybox_entries() -> list[Entry]:
 
 
 def _busybox_layers() -> list[Layer]:
-    return cached_layers("busybox", [_pkg_version("busybox-static")], lambda: [make_layer(busybox_entries())])
+    return cached_layers("busybox", [pkg_version("busybox-static")], lambda: [make_layer(busybox_entries())])
 
 
 def _arch_layer(arch: str) -> Layer:
@@ -187,7 +166,7 @@ EXPECTED_TRICKY: dict[str, tuple] = expected_tricky()
 
 
 def _tricky_layers() -> list[Layer]:
-    return cached_layers("tricky", [_pkg_version("busybox-static")],
+    return cached_layers("tricky", [pkg_version("busybox-static")],
                          lambda: [make_layer(entries) for entries in _tricky_entries()])
 
 

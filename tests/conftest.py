@@ -73,3 +73,21 @@ def image_dir():
     images_dir.path.chmod(0o755)
     images_dir.install("busybox")
     return images_dir
+
+
+@pytest.fixture(scope="session")
+def slurm(munge, holder):
+    """Factory: ``slurm(plugstack_lines=[...], prolog_flags="Alloc,Contain", proctrack=..., extra_conf=[...])``.
+
+    Returns a running single-node :class:`testbed.slurm.Slurm` (``.env``, ``.conf_path``,
+    ``.log_paths``, ``.run(args, user=...)``); restarted only when the requested config changes.
+    """
+    from testbed import slurm as tb_slurm
+    from testbed.slurmconf import SlurmSpec
+
+    def get(plugstack_lines=(), prolog_flags="Alloc,Contain", proctrack="proctrack/linuxproc", extra_conf=()):
+        spec = SlurmSpec(tuple(plugstack_lines), prolog_flags, proctrack, tuple(extra_conf))
+        return tb_slurm.up(holder, spec)
+
+    yield get
+    tb_slurm.down(holder)
