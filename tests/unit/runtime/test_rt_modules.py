@@ -1,0 +1,95 @@
+"""Module selection: --module, SHIFTER_MODULE, defaultModules, none,
+unknown, disabled and conflicting modules."""
+from __future__ import annotations
+
+import pytest
+
+from shifter_runtime.config import ModuleConfig, UdiRootConfig
+from shifter_runtime.errors import ModuleError
+from shifter_runtime.modules import (check_conflicts, modules_signature,
+                                     parse_selection, resolve_modules,
+                                     selection_text)
+
+pytestmark = pytest.mark.unit
+
+
+def site(defaults=("a",)) -> UdiRootConfig:
+    modules = {
+        "a": ModuleConfig("a"),
+        "b": ModuleConfig("b", conflict=["c"]),
+        "c": ModuleConfig("c"),
+        "off": ModuleConfig("off", enabled=False),
+    }
+    return UdiRootConfig(modules=modules, default_modules=list(defaults))
+
+
+def names(mods) -> list[str]:
+    return [m.name for m in mods]
+
+
+def test_defaults_when_nothing_requested():
+    assert names(resolve_modules(None, site())) == ["a"]
+    assert names(resolve_modules(None, site(defaults=()))) == []
+
+
+def test_request_replaces_defaults_in_given_order():
+    assert names(resolve_modules("c,a", site())) == ["c", "a"]
+
+
+def test_none_disables_all():
+    assert resolve_modules("none", site()) == []
+
+
+def test_duplicates_dropped():
+    assert names(resolve_modules("a,a", site())) == ["a"]
+
+
+def test_whitespace_around_names():
+    assert names(resolve_modules(" a , c ", site())) == ["a", "c"]
+
+
+@pytest.mark.parametrize("request_text, message", [
+    ("ghost", "--module: unknown shifter module 'ghost'"),
+    ("off", "--module: shifter module 'off' is disabled by the site"),
+    ("b,c", "shifter modules 'b' and 'c' conflict"),
+    ("c,b", "shifter modules 'b' and 'c' conflict"),
+    ("", "--module: empty module list (use 'none')"),
+    ("a,,c", "--module 'a,,c': empty module name"),
+    ("none,a", "--module 'none,a': 'none' cannot be combined with modules"),
+])
+def test_bad_selection(request_text, message):
+    with pytest.raises(ModuleError) as info:
+        resolve_modules(request_text, site())
+    assert str(info.value) == message
+
+
+def test_disabled_default_module_refused():
+    with pytest.raises(ModuleError) as info:
+        resolve_modules(None, site(defaults=("off",)))
+    assert str(info.value) == ("defaultModules: shifter module 'off' is "
+                               "disabled by the site")
+
+
+def test_selection_text_precedence():
+    env = {"SHIFTER_MODULE": "a", "SLURM_SPANK_SHIFTER_MODULE": "b"}
+    assert selection_text("c", env) == "c"
+    assert selection_text(None, env) == "a"
+    assert selection_text(None, {"SLURM_SPANK_SHIFTER_MODULE": "b"}) == "b"
+    assert selection_text(None, {}) is None
+
+
+def test_parse_selection():
+    assert parse_selection("a,b") == ["a", "b"]
+    assert parse_selection("none") is None
+
+
+def test_conflict_declared_on_either_side():
+    b = ModuleConfig("b", conflict=["c"])
+    with pytest.raises(ModuleError):
+        check_conflicts([ModuleConfig("c"), b])
+    check_conflicts([b, ModuleConfig("a")])
+
+
+def test_signature():
+    assert modules_signature([]) == ""
+    assert modules_signature([ModuleConfig("a"), "b"]) == "a,b,"
