@@ -37,18 +37,22 @@ def inherited_pin(req: options.Request, environ: Mapping[str, str]) -> str | Non
 
 def lookup(site: "UdiRootConfig", itype: str, tag: str) -> str:
     """Resolve ``itype:tag`` to a READY image id through the gateway, as the caller."""
-    from shifter_imagegw.client.api import GatewayClient
+    from shifter_imagegw.client.api import GatewayClient, GatewayError
 
     ref = f"{itype}:{tag}"
-    if not site.image_gateway:
-        raise ShifterSlurmError(f"--image {ref}: no imageGateway configured in {site.path}")
+    if not site.system:
+        raise ShifterSlurmError(f"--image {ref}: no 'system' configured in {site.path}")
     try:
-        image_id = GatewayClient(site.image_gateway, site.gateway_timeout or 60).lookup_id(site.system, itype, tag)
-    except Exception as exc:  # noqa: BLE001 - every gateway failure becomes one line
-        raise ShifterSlurmError(f"--image {ref}: lookup failed: {exc}; run 'shifterimg pull {ref}'") from None
-    if not image_id:
-        raise ShifterSlurmError(f"--image {ref}: image not found or not READY; run 'shifterimg pull {ref}'")
-    return image_id
+        client = GatewayClient(site.image_gateway, site.gateway_timeout or 60)
+        record = client.lookup(site.system, itype, tag)
+    except GatewayError as exc:
+        raise ShifterSlurmError(f"--image {ref}: image lookup failed: {exc}") from None
+    if not record:
+        raise ShifterSlurmError(f"--image {ref}: no such image; run 'shifterimg pull {ref}'")
+    if record.get("status") != "READY" or not record.get("id"):
+        raise ShifterSlurmError(
+            f"--image {ref}: image is not ready (status {record.get('status')}); run 'shifterimg pull {ref}'")
+    return str(record["id"])
 
 
 def pin(req: options.Request, site: "UdiRootConfig", environ: Mapping[str, str]) -> str:
@@ -112,7 +116,11 @@ def init_post_opt(spank: "Spank", conf: "PlugConf") -> int:
         spank.job_control_setenv(name, value)
         if name != "SHIFTER_SSH_PUBKEY":
             spank.setenv(name, value)
-    if req.image_type not in ("id", "local"):
-        # nested sruns re-read --image from this variable: give them the pinned id
-        spank.setenv("SLURM_SPANK__SLURM_SPANK_OPTION_shifter_image", f"id:{identifier}")
+    # nested sruns re-read the options from these variables: give them the pin
+    # and every --volume (Slurm forwards only the last one)
+    prefix = "SLURM_SPANK__SLURM_SPANK_OPTION_shifter_" + ("shifter." if conf.long_options else "")
+    if req.image_type != "local":
+        spank.setenv(prefix + "image", f"id:{identifier}")
+    if req.volumes:
+        spank.setenv(prefix + "volume", req.volumes)
     return 0

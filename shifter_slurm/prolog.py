@@ -94,21 +94,39 @@ def job_prolog(spank: "Spank", conf: "PlugConf") -> int:
         spank.info(f"shifter: job {job_id} shares its nodes: no setupRoot (use --exclusive for a prepared container)")
         return 0
     try:
+        build(spank, conf, site.udi_mount, site.udi_root_path, req, pubkey, job, uid, gid)
+    except ShifterSlurmError as exc:
+        tell_job(job, uid, gid, f"shifter: prolog on {socket.gethostname()}: {exc}")
+        raise
+    return 0
+
+
+def build(spank: "Spank", conf: "PlugConf", udi_mount: str, udi_root_path: str, req: Request,
+          pubkey: str | None, job: slurmquery.JobInfo, uid: int, gid: int) -> None:
+    """Run setupRoot for the job's user in the job's shifter cgroup."""
+    try:
         user = pwd.getpwuid(uid).pw_name
     except KeyError:
-        raise ShifterSlurmError(f"job {job_id}: uid {uid} has no passwd entry on {socket.gethostname()}") from None
+        raise ShifterSlurmError(f"uid {uid} has no passwd entry on {socket.gethostname()}") from None
     argv = setup_root_argv(
-        site.udi_root_path, conf.shifter_config, req, uid=uid, gid=gid, user=user,
+        udi_root_path, conf.shifter_config, req, uid=uid, gid=gid, user=user,
         node_spec=job.node_spec(), pubkey=pubkey if conf.enable_sshd else None,
     )
     if conf.memory_cgroup:
-        cgroup = JobCgroup(conf.memory_cgroup, uid, job_id)
+        cgroup = JobCgroup(conf.memory_cgroup, uid, job.job_id)
         cgroup.create()
         cgroup.add(os.getpid())  # setupRoot and the sshd it starts inherit it
     run_logged(spank, argv, "setupRoot")
     try:
-        marker.write(site.udi_mount, job_id)
+        marker.write(udi_mount, job.job_id)
     except OSError as exc:  # read-only container root (mountUdiRootWritable=0)
-        spank.debug(f"shifter: cannot record job id in {site.udi_mount}: {exc.strerror}")
-    spank.info(f"shifter: job {job_id}: container ready on {socket.gethostname()} ({req.image_type}:{req.image})")
-    return 0
+        spank.debug(f"shifter: cannot record job id in {udi_mount}: {exc.strerror}")
+    spank.info(f"shifter: job {job.job_id}: container ready on {socket.gethostname()} ({req.image_type}:{req.image})")
+
+
+def tell_job(job: slurmquery.JobInfo, uid: int, gid: int, message: str) -> None:
+    """Append ``message`` to a batch job's error file, writing as the job's user."""
+    if not job.stderr or not job.stderr.startswith("/"):
+        return
+    subprocess.run(["tee", "-a", job.stderr], input=message + "\n", text=True, user=uid, group=gid,
+                   extra_groups=[], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)

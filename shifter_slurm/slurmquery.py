@@ -20,6 +20,7 @@ class JobInfo:
     nodes: tuple[str, ...]
     num_cpus: int
     exclusive: bool
+    stderr: str | None = None
 
     @property
     def tasks_per_node(self) -> int:
@@ -59,4 +60,5 @@ def job_info(job_id: int) -> JobInfo:
     return JobInfo(
         job_id=job_id, nodes=nodes, num_cpus=int(fields.get("NumCPUs", "1") or 1),
         exclusive=fields.get("OverSubscribe") == "NO",
+        stderr=fields.get("StdErr") or None,
     )
