@@ -43,6 +43,7 @@ class ImageRecord:
     bytes_done: int = 0
     bytes_total: int = 0
     attempts: int = 0
+    credentialed: bool = False
     filepath: str | None = None
     ident: str | None = None
 

@@ -1,0 +1,1 @@
+"""Client side of the gateway: :class:`~.api.GatewayClient` and ``shifterimg``."""

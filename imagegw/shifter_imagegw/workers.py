@@ -1,0 +1,257 @@
+"""Jobs off the request path: pulls, imports and expirations.
+
+Each gunicorn process owns a small thread pool.  A job first *claims* its
+record with a compare-and-set (PENDING -> PULLING), so a record is worked on
+by exactly one thread of one process.  Running jobs heartbeat every few
+seconds; every process periodically looks for in-progress records whose
+heartbeat stopped (a gateway killed mid-pull) and, again through a
+compare-and-set, either resumes them (public pulls and imports, up to
+``MAX_ATTEMPTS``) or marks them FAILURE with the reason.  The pipeline never
+publishes half-written files, so a resumed pull starts cleanly.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable
+
+from .config import GatewayConfig
+from .manager import ImageManager, PullOutcome
+from .store import IN_PROGRESS, ImageRecord, ImageStore
+
+LOG = logging.getLogger("shifter_imagegw.workers")
+MAX_ATTEMPTS = 3
+SQUASHFS_MAGIC = b"hsqs"
+
+
+def fasthash(path: str | Path, chunk: int = 1 << 20, stride: int = 512 << 20) -> str:
+    """Upstream's import id: sha256 of the first MiB of every 512 MiB stride."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        for offset in range(0, max(size, 1), stride):
+            fh.seek(offset)
+            digest.update(fh.read(chunk))
+    return digest.hexdigest()
+
+
+def _outcome(image: Any) -> PullOutcome:
+    meta = image.meta
+    return PullOutcome(id=image.id, meta_only=image.meta_only, ENV=list(meta.env),
+                       ENTRY=meta.entrypoint, CMD=meta.cmd, WORKDIR=meta.workdir or None,
+                       LABELS=dict(meta.labels) or None)
+
+
+class WorkerPool:
+    """Runs jobs for one gateway process; see the module docstring."""
+
+    def __init__(self, config: GatewayConfig, store: ImageStore, *, threads: int | None = None,
+                 heartbeat_s: float = 2.0, stale_s: float = 10.0) -> None:
+        self.config = config
+        self.store = store
+        self.manager: ImageManager | None = None
+        self.heartbeat_s = heartbeat_s
+        self.stale_s = stale_s
+        self.executor = ThreadPoolExecutor(max_workers=threads or config.worker_threads,
+                                           thread_name_prefix="imagegw-job")
+        self.active: set[str] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    def bind(self, manager: ImageManager) -> "WorkerPool":
+        self.manager = manager
+        return self
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self) -> None:
+        """Start heartbeats and the recovery of interrupted jobs."""
+        if self._ticker is None:
+            self._ticker = threading.Thread(target=self._tick_loop, name="imagegw-heartbeat",
+                                            daemon=True)
+            self._ticker.start()
+
+    def stop(self, wait: bool = True) -> None:
+        self._stop.set()
+        self.executor.shutdown(wait=wait, cancel_futures=True)
+
+    def _tick_loop(self) -> None:
+        next_recover = 0.0
+        while not self._stop.wait(self.heartbeat_s):
+            now = time.time()
+            with self._lock:
+                running = list(self.active)
+            for ident in running:
+                self._safe(self.store.update, ident, {"last_heartbeat": now})
+            if now >= next_recover:
+                self._safe(self.recover)
+                next_recover = now + self.stale_s / 2
+
+    @staticmethod
+    def _safe(fn: Callable, *args: Any) -> None:
+        try:
+            fn(*args)
+        except Exception:  # a catalogue hiccup must not kill the heartbeat thread
+            LOG.exception("imagegw background task failed")
+
+    # -- submission (JobRunner protocol) ---------------------------------------------
+    def pull(self, rec: ImageRecord, tokens: dict[str, str]) -> None:
+        self.executor.submit(self._run, rec.ident, self._do_pull, tokens)
+
+    def doimport(self, rec: ImageRecord, user: str | None) -> None:
+        self.executor.submit(self._run, rec.ident, self._do_import, user)
+
+    def expire(self, rec: ImageRecord) -> None:
+        self.executor.submit(self._run_expire, rec.ident)
+
+    # -- recovery --------------------------------------------------------------------
+    def recover(self) -> int:
+        """Resume or fail in-progress records whose heartbeat stopped; returns count."""
+        now = time.time()
+        count = 0
+        for rec in self.store.find(status_in=IN_PROGRESS):
+            beat = rec.last_heartbeat or rec.last_pull or 0.0
+            if now - beat < self.stale_s or rec.ident in self.active:
+                continue
+            expect = {"status": rec.status, "last_heartbeat": rec.last_heartbeat}
+            if rec.status == "EXPIRING":
+                if self.store.update(rec.ident, {"last_heartbeat": now}, expect):
+                    self.expire(rec)
+                    count += 1
+                continue
+            if rec.credentialed or rec.attempts + 1 >= MAX_ATTEMPTS:
+                why = ("registry credentials are not kept" if rec.credentialed
+                       else f"interrupted {rec.attempts + 1} times")
+                ok = self.store.update(rec.ident, {
+                    "status": "FAILURE", "last_heartbeat": now,
+                    "status_message": f"gateway stopped during {rec.status}; {why}: pull again"},
+                    expect)
+            else:
+                ok = self.store.update(rec.ident, {
+                    "status": "PENDING", "attempts": rec.attempts + 1, "last_heartbeat": now,
+                    "status_message": f"resumed after the gateway stopped during {rec.status}"},
+                    expect)
+                if ok:
+                    (self.doimport(rec, None) if rec.filepath else self.pull(rec, {}))
+            count += int(ok)
+        return count
+
+    # -- running jobs ----------------------------------------------------------------
+    def _run(self, ident: str, job: Callable[[ImageRecord, Any], PullOutcome], arg: Any) -> None:
+        now = time.time()
+        if not self.store.update(ident, {"status": "PULLING", "last_heartbeat": now,
+                                         "status_message": "starting"},
+                                 expect={"status": "PENDING"}):
+            return  # another thread or process owns it
+        with self._lock:
+            self.active.add(ident)
+        try:
+            rec = self.store.get(ident)
+            outcome = job(rec, arg)
+            self.manager.complete(ident, outcome)
+        except Exception as exc:  # every failure ends as FAILURE with a reason
+            from .pipeline import PullError
+            reason = str(exc) if isinstance(exc, PullError) else f"{type(exc).__name__}: {exc}"
+            if not isinstance(exc, PullError):
+                LOG.exception("job %s failed", ident)
+            self._safe(self.store.update, ident, {
+                "status": "FAILURE", "status_message": " ".join(reason.split()) or "failed",
+                "last_heartbeat": time.time()})
+        finally:
+            with self._lock:
+                self.active.discard(ident)
+
+    def _progress(self, ident: str) -> Callable[[str, int, int], None]:
+        state = {"status": None, "at": 0.0}
+
+        def report(status: str, done: int, total: int) -> None:
+            now = time.time()
+            if status == state["status"] and now - state["at"] < 0.5:
+                return
+            state.update(status=status, at=now)
+            message = f"{status.lower()} {done}/{total} bytes" if total else status.lower()
+            self.store.update(ident, {"status": status, "bytes_done": int(done),
+                                      "bytes_total": int(total), "status_message": message,
+                                      "last_heartbeat": now})
+        return report
+
+    def _publisher(self, system: str) -> Any:
+        from . import publish
+        plat = self.config.platforms[system]
+        if plat.accesstype == "remote" and hasattr(publish, "RemotePublisher"):
+            return publish.RemotePublisher.from_config(plat.raw)
+        return publish.LocalPublisher(Path(plat.image_dir))
+
+    def _do_pull(self, rec: ImageRecord, tokens: dict[str, str]) -> PullOutcome:
+        from .pipeline import PullRequest, pull_image
+        acl = (tuple(rec.userACL), tuple(rec.groupACL)) if rec.private else ((), ())
+        plat = self.config.platforms[rec.system].raw
+        req = PullRequest(reference=rec.pulltag, platform=plat.get("platform", "linux/amd64"),
+                          credentials=tokens or None, user_acl=acl[0], group_acl=acl[1])
+        image = pull_image(req, cache_dir=self.config.cache_dir,
+                           expand_dir=self.config.expand_dir,
+                           image_dir=self._publisher(rec.system),
+                           locations=self.config.locations,
+                           default_location=self.config.default_location,
+                           converter_options=self.config.raw.get("ConverterOptions"),
+                           progress=self._progress(rec.ident))
+        return _outcome(image)
+
+    def _do_import(self, rec: ImageRecord, user: str | None) -> PullOutcome:
+        from .metafile import ImageMeta
+        from .pipeline import PullError
+        src = rec.filepath or ""
+        try:
+            with open(src, "rb") as fh:
+                if fh.read(4) != SQUASHFS_MAGIC:
+                    raise PullError(f"{src}: not a squashfs image")
+        except OSError as exc:
+            raise PullError(f"{src}: cannot read: {exc.strerror}") from None
+        self._progress(rec.ident)("HASHING", 0, os.path.getsize(src))
+        image_id = fasthash(src)
+        acl = (tuple(rec.userACL), tuple(rec.groupACL)) if rec.private else ((), ())
+        meta = ImageMeta(user=user or "", user_acl=acl[0], group_acl=acl[1])
+        os.makedirs(self.config.expand_dir, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f"{image_id[:16]}.", suffix=".import",
+                                     dir=self.config.expand_dir))
+        try:
+            staged = work / f"{image_id}.squashfs"
+            shutil.copyfile(src, staged)
+            self._progress(rec.ident)("TRANSFER", 0, staged.stat().st_size)
+            self._publisher(rec.system).publish(image_id, staged, meta, expand_dir=work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return PullOutcome(id=image_id)
+
+    def _run_expire(self, ident: str) -> None:
+        rec = self.store.get(ident)
+        if rec is None:
+            return
+        try:
+            if rec.id:
+                self._remove_files(rec)
+            self.store.update(ident, {"status": "EXPIRED", "tag": [],
+                                      "status_message": "expired", "last_heartbeat": time.time()})
+        except Exception as exc:
+            LOG.exception("expire of %s failed", ident)
+            self._safe(self.store.update, ident, {"status": "FAILURE",
+                                                  "status_message": f"expire failed: {exc}"})
+
+    def _remove_files(self, rec: ImageRecord) -> None:
+        publisher = self._publisher(rec.system)
+        if hasattr(publisher, "remove"):
+            publisher.remove(rec.id)
+            return
+        base = Path(self.config.platforms[rec.system].image_dir)
+        for name in (f"{rec.id}.{rec.format}", f"{rec.id}.meta"):
+            try:
+                (base / name).unlink()
+            except FileNotFoundError:
+                pass
