@@ -1,7 +1,5 @@
-"""Image metadata record and the upstream ``<id>.meta`` file format (``KEY: value`` lines).
-
-Kept here until the runtime's ``shifter_runtime.meta`` (the reader) offers a writer.
-"""
+"""Image metadata record of the gateway; the ``.meta`` text comes from the runtime's
+:func:`shifter_runtime.meta.format_meta`, the single definition of that format."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -16,7 +14,8 @@ class ImageMeta:
     cmd: list[str] | None = None
     workdir: str = ""
     labels: dict[str, str] = field(default_factory=dict)
-    user: str = ""
+    user: str = ""                     # importing user (imports only), upstream's USER line
+    config_user: str = ""              # the image config's User (reported, not written)
     user_acl: tuple[int, ...] = ()
     group_acl: tuple[int, ...] = ()
     fmt: str = "squashfs"
@@ -31,31 +30,20 @@ class ImageMeta:
         c = config.get("config") or config.get("container_config") or {}
         return cls(env=list(c.get("Env") or []), entrypoint=_strlist(c.get("Entrypoint")),
                    cmd=_strlist(c.get("Cmd")), workdir=c.get("WorkingDir") or "",
-                   labels=dict(c.get("Labels") or {}), user=c.get("User") or "",
+                   labels=dict(c.get("Labels") or {}), config_user=c.get("User") or "",
                    user_acl=tuple(user_acl), group_acl=tuple(group_acl))
 
-    def as_response(self) -> dict:
-        """Upstream's worker response keys (``ENV``, ``ENTRY``, ``WORKDIR``, ``LABELS`` ...)."""
-        return {"env": self.env, "entrypoint": self.entrypoint, "cmd": self.cmd,
-                "workdir": self.workdir, "labels": self.labels, "user": self.user,
-                "private": self.private, "userACL": list(self.user_acl), "groupACL": list(self.group_acl)}
-
     def render(self) -> str:
-        """The ``.meta`` text exactly as upstream's ``writemeta`` (lists as Python reprs)."""
-        lines = [f"FORMAT: {self.fmt}"]
-        if self.entrypoint:
-            lines.append(f"ENTRY: {self.entrypoint!r}")
-        if self.cmd:
-            lines.append(f"CMD: {self.cmd!r}")
-        if self.workdir:
-            lines.append(f"WORKDIR: {_one_line(self.workdir)}")
-        if self.private:
-            lines.append("USERACL: " + ",".join(str(u) for u in self.user_acl))
-            lines.append("GROUPACL: " + ",".join(str(g) for g in self.group_acl))
-        lines.extend(f"ENV: {_one_line(e)}" for e in self.env)
-        if self.user:
-            lines.append(f"USER: {_one_line(self.user)}")
-        return "\n".join(lines) + "\n"
+        """The ``.meta`` text (upstream's ``writemeta`` format, plus LABEL lines)."""
+        from shifter_runtime.meta import ImageMeta as MetaRecord, format_meta
+
+        env = [e for e in self.env if "=" in e and not e.startswith("=") and "\n" not in e]
+        workdir = self.workdir if self.workdir.startswith("/") and "\n" not in self.workdir else None
+        labels = {_one_line(k).replace("=", "_"): _one_line(v) for k, v in self.labels.items()}
+        return format_meta(MetaRecord(format=self.fmt, entrypoint=self.entrypoint or None, cmd=self.cmd or None,
+                                      workdir=workdir, env=env, user_acl=list(self.user_acl),
+                                      group_acl=list(self.group_acl), user=_one_line(self.user) or None,
+                                      labels=labels))
 
 
 def _strlist(value) -> list[str] | None:
