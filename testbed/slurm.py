@@ -13,7 +13,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from testbed import lease
 from testbed.paths import run_dir
@@ -107,7 +107,12 @@ def _pids(layout: Layout) -> list[Path]:
 
 
 def _running(layout: Layout) -> bool:
-    return all(alive(read_pid(p)) for p in _pids(layout))
+    return all(alive(read_pid(p)) for p in _pids(layout) + layout_holders(layout))
+
+
+def layout_holders(layout: Layout) -> list[Path]:
+    """Pid files of namespace holders a layout depends on (none for the local cluster)."""
+    return sorted((layout.base / "run").glob("holder-*.pid"))
 
 
 def _wanted(layout: Layout, spec: SlurmSpec) -> dict[Path, str]:
@@ -158,18 +163,20 @@ def stop(layout: Layout) -> None:
         pidfile.unlink(missing_ok=True)
 
 
-def _acquire(holder: str, layout: Layout, spec: SlurmSpec) -> None:
+def acquire(holder: str, layout: Layout, spec: SlurmSpec, service: str = SERVICE,
+            start_fn: Callable[[Layout], None] = start, stop_fn: Callable[[Layout], None] = stop) -> None:
+    """Take a lease on ``service`` running ``spec``; (re)start it if nobody else needs the old one."""
     deadline = time.monotonic() + SPEC_WAIT
     while True:
-        with lease.locked(SERVICE):
-            others = [h for h in lease.holders(SERVICE) if h != holder]
+        with lease.locked(service):
+            others = [h for h in lease.holders(service) if h != holder]
             current = _is_current(layout, spec)
             if not others or current:
                 if not current:
-                    stop(layout)
+                    stop_fn(layout)
                     _write(layout, spec)
-                    start(layout)
-                lease.take(SERVICE, holder)
+                    start_fn(layout)
+                lease.take(service, holder)
                 return
         if time.monotonic() > deadline:
             raise TestbedError(f"Slurm cluster busy with another spec held by {others}")
@@ -179,7 +186,7 @@ def _acquire(holder: str, layout: Layout, spec: SlurmSpec) -> None:
 def up(holder: str, spec: SlurmSpec = SlurmSpec()) -> Slurm:
     """A single-node cluster running ``spec``, with idle (resumed) node."""
     layout = local_layout()
-    _acquire(holder, layout, spec)
+    acquire(holder, layout, spec)
     cluster = Slurm(layout, spec)
     cluster.resume()
     return cluster

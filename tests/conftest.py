@@ -91,3 +91,20 @@ def slurm(munge, holder):
 
     yield get
     tb_slurm.down(holder)
+
+
+@pytest.fixture(scope="session")
+def multinode(munge, holder):
+    """Factory: ``multinode(plugstack_lines=[...], nodes=3, prolog_flags=..., ...)`` -> running
+    :class:`testbed.multinode.MultiNode` (nodes n1..nN in their own net/UTS/mount namespaces;
+    ``.run`` runs clients on the login node, ``.node_run(node, args)`` runs as root inside a node)."""
+    from testbed import multinode as tb_multinode
+    from testbed.slurmconf import SlurmSpec
+
+    def get(plugstack_lines=(), nodes=3, prolog_flags="Alloc,Contain", proctrack="proctrack/linuxproc",
+            extra_conf=()):
+        spec = SlurmSpec(tuple(plugstack_lines), prolog_flags, proctrack, tuple(extra_conf))
+        return tb_multinode.up(holder, spec, nodes)
+
+    yield get
+    tb_multinode.down(holder)

@@ -115,3 +115,19 @@ def test_image_dir_has_busybox_squashfs_and_meta(image_dir):
                              check=True, capture_output=True, text=True).stdout
     assert "squashfs-root/bin/busybox" in listing and "root/root" in listing
     assert "squashfs-root/usr/bin/awk -> /bin/busybox" in listing
+
+
+def test_debian_image_pushed_and_installed(images, image_dir):
+    """The slow image (built once, then cached): 3 layers, python3 and the pybench modules."""
+    _, doc = _manifest(images["debian"])
+    assert len(doc["layers"]) == 3
+    image_id = image_dir.install("debian")
+    assert (image_dir.path / f"{image_id}.meta").read_text().startswith("FORMAT: squashfs\nCMD: ['/bin/bash']\n")
+    listing = subprocess.run(["unsquashfs", "-l", str(image_dir.path / f"{image_id}.squashfs")],
+                             check=True, capture_output=True, text=True).stdout.splitlines()
+    assert "squashfs-root/usr/bin/python3" in listing
+    assert "squashfs-root/etc/debian_version" in listing
+    pkgs = [p for p in listing if p.startswith("squashfs-root/opt/pybench/pkg_") and p.endswith("/__init__.py")]
+    assert len(pkgs) == 2000
+    assert any(p.startswith("squashfs-root/opt/pybench/pkg_1999/__pycache__/__init__.cpython-311") for p in listing)
+    assert not any("/.wh." in p for p in listing)
