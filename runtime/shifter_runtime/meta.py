@@ -65,18 +65,89 @@ def meta_file(image_path: str, ident: str) -> str:
     return f"{image_path.rstrip('/')}/{ident}.meta"
 
 
+_ESCAPES = {"\\": "\\", "'": "'", '"': '"', "n": "\n", "t": "\t", "r": "\r",
+            "a": "\a", "b": "\b", "f": "\f", "v": "\v"}
+_HEX_ESCAPES = {"x": 2, "u": 4, "U": 8}
+
+
+def parse_str_list(text: str) -> list[str]:
+    """Parse the ``repr()`` of a list of str (Python 3, or Python 2 with
+    ``u''`` prefixes) without importing ``ast`` (launch hot path).
+
+    Raises ValueError on anything else.
+    """
+    end = len(text)
+    pos = 0
+
+    def skip(at: int) -> int:
+        while at < end and text[at] in " \t":
+            at += 1
+        return at
+
+    pos = skip(pos)
+    if pos >= end or text[pos] != "[":
+        raise ValueError("expected '['")
+    items: list[str] = []
+    pos = skip(pos + 1)
+    if pos < end and text[pos] == "]":
+        pos += 1
+    else:
+        while True:
+            if pos < end and text[pos] in "uU":
+                pos += 1
+            if pos >= end or text[pos] not in "'\"":
+                raise ValueError("expected a quoted string")
+            quote = text[pos]
+            pos += 1
+            chars: list[str] = []
+            while True:
+                if pos >= end:
+                    raise ValueError("unterminated string")
+                char = text[pos]
+                if char == quote:
+                    pos += 1
+                    break
+                if char != "\\":
+                    chars.append(char)
+                    pos += 1
+                    continue
+                esc = text[pos + 1:pos + 2]
+                if esc in _ESCAPES:
+                    chars.append(_ESCAPES[esc])
+                    pos += 2
+                elif esc in _HEX_ESCAPES:
+                    digits = text[pos + 2:pos + 2 + _HEX_ESCAPES[esc]]
+                    if len(digits) != _HEX_ESCAPES[esc] or not all(
+                            d in "0123456789abcdefABCDEF" for d in digits):
+                        raise ValueError(f"bad \\{esc} escape")
+                    chars.append(chr(int(digits, 16)))
+                    pos += 2 + len(digits)
+                else:
+                    raise ValueError(f"unknown escape \\{esc}")
+            items.append("".join(chars))
+            pos = skip(pos)
+            if pos < end and text[pos] == ",":
+                pos = skip(pos + 1)
+                if pos < end and text[pos] == "]":
+                    pos += 1
+                    break
+                continue
+            if pos < end and text[pos] == "]":
+                pos += 1
+                break
+            raise ValueError("expected ',' or ']'")
+    if skip(pos) != end:
+        raise ValueError("text after ']'")
+    return items
+
+
 def _parse_argv(value: str, fail) -> list[str]:
     if not value.startswith("["):
         return [value]
-    import ast
     try:
-        parsed = ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        raise fail(f"not a Python list literal: {value}") from None
-    if not isinstance(parsed, list) or not all(isinstance(a, str)
-                                               for a in parsed):
-        raise fail(f"expected a list of strings: {value}")
-    return parsed
+        return parse_str_list(value)
+    except ValueError as err:
+        raise fail(f"not a list of strings ({err}): {value}") from None
 
 
 def _parse_acl(value: str, fail) -> list[int]:

@@ -7,7 +7,7 @@ import pytest
 from shifter_runtime.errors import MetaError
 from shifter_runtime.meta import (ImageMeta, acl_allows, format_meta,
                                   image_file, load_meta, meta_file,
-                                  parse_meta)
+                                  parse_meta, parse_str_list)
 
 pytestmark = pytest.mark.unit
 
@@ -48,6 +48,27 @@ def test_python2_unicode_repr_lists():
     assert meta.cmd == ["it's"]
 
 
+@pytest.mark.parametrize("argv", [
+    [], [""], ["a b", "c"], ["it's"], ['say "hi"'], ["both ' and \""],
+    ["back\\slash"], ["tab\tnew\nline\r"], ["\x00\x07\x1b"],
+    ["caf\u00e9", "\u4e2d", "\U0001f600", "\u200b", "\ud800"],
+    ["/bin/sh", "-c", "echo $HOME; ls ['x']"],
+])
+def test_repr_lists_round_trip(argv):
+    assert parse_str_list(repr(argv)) == argv
+
+
+def test_repr_list_spacing_and_trailing_comma():
+    assert parse_str_list("[ 'a' ,\t\"b\", ]") == ["a", "b"]
+    assert parse_str_list("[]") == []
+
+
+def test_empty_list_entry_means_none():
+    meta = parse_meta("FORMAT: squashfs\nCMD: []\n")
+    assert meta.cmd == []
+    assert "CMD" not in format_meta(meta)
+
+
 def test_plain_string_entry_and_cmd():
     meta = parse_meta("FORMAT: squashfs\nENTRY: /entry.sh\nCMD: run me\n")
     assert meta.entrypoint == ["/entry.sh"]
@@ -83,9 +104,23 @@ def test_value_may_contain_colons():
     ("FORMAT: squashfs\nnonsense\n", "i.meta:2: NONSENSE: expected KEY: "
      "value"),
     ("FORMAT: squashfs\nENTRY: ['/bin/sh'\n",
-     "i.meta:2: ENTRY: not a Python list literal: ['/bin/sh'"),
+     "i.meta:2: ENTRY: not a list of strings (expected ',' or ']'): "
+     "['/bin/sh'"),
+    ("FORMAT: squashfs\nENTRY: ['/bin/sh\n",
+     "i.meta:2: ENTRY: not a list of strings (unterminated string): "
+     "['/bin/sh"),
     ("FORMAT: squashfs\nCMD: [1, 2]\n",
-     "i.meta:2: CMD: expected a list of strings: [1, 2]"),
+     "i.meta:2: CMD: not a list of strings (expected a quoted string): "
+     "[1, 2]"),
+    ("FORMAT: squashfs\nCMD: ['a' 'b']\n",
+     "i.meta:2: CMD: not a list of strings (expected ',' or ']'): "
+     "['a' 'b']"),
+    ("FORMAT: squashfs\nCMD: ['a'] + x\n",
+     "i.meta:2: CMD: not a list of strings (text after ']'): ['a'] + x"),
+    ("FORMAT: squashfs\nCMD: ['\\q']\n",
+     "i.meta:2: CMD: not a list of strings (unknown escape \\q): ['\\q']"),
+    ("FORMAT: squashfs\nCMD: ['\\x4']\n",
+     "i.meta:2: CMD: not a list of strings (bad \\x escape): ['\\x4']"),
     ("FORMAT: squashfs\nWORKDIR: rel\n",
      "i.meta:2: WORKDIR: 'rel' is not an absolute path"),
     ("FORMAT: squashfs\nUSERACL: 1000,bob\n",
