@@ -15,7 +15,9 @@ Decisions (documented, tested):
 * repeating a single-valued key keeps the last value, with a warning;
 * an empty value leaves the key unset;
 * booleans must be ``0`` or ``1``; integers must be decimal; paths must be
-  absolute; ``rootfsType`` is ``tmpfs`` or ``ramfs``;
+  absolute (a trailing ``/`` is dropped); ``udiMount`` and ``loopMount`` may
+  not be ``/`` nor nested in each other (``unsetupRoot`` unmounts them
+  recursively); ``rootfsType`` is ``tmpfs`` or ``ramfs``;
   ``mountPropagationStyle`` is ``private`` or ``slave``; ``defaultImageType``
   must be a known image type;
 * required keys: ``udiMount``, ``loopMount``, ``imagePath``, ``udiRootPath``,
@@ -97,7 +99,7 @@ class UdiRootConfig:
     allow_libc_pwd_calls: bool = False
     populate_etc_dynamically: bool = False
     users_to_import: list[str] = field(default_factory=list)
-    mount_udi_root_writable: bool = False
+    mount_udi_root_writable: bool = False  # False: remount read-only
     max_group_count: int = 0
     mount_propagation_style: str = "private"
     per_node_cache_path: str | None = None
@@ -282,12 +284,28 @@ def parse_config(text: str, path: str = "<string>") -> UdiRootConfig:
     for key in REQUIRED_KEYS:
         if not getattr(config, _KEYS[key][0]):
             raise ConfigError(path, None, key, "required key is not defined")
+    _check_mount_points(config, path, seen)
     for name in config.default_modules:
         if name not in config.modules:
             raise ConfigError(path, seen.get("defaultModules"),
                               "defaultModules",
                               f"module '{name}' is not defined")
     return config
+
+
+def _check_mount_points(config: UdiRootConfig, path: str,
+                        seen: dict[str, int]) -> None:
+    """``udiMount`` and ``loopMount`` are torn down recursively by
+    ``unsetupRoot``: neither may be ``/`` nor contain the other."""
+    udi, loop = config.udi_mount, config.loop_mount
+    for key, value in (("udiMount", udi), ("loopMount", loop)):
+        if value == "/":
+            raise ConfigError(path, seen.get(key), key, "must not be '/'")
+    if udi == loop or udi.startswith(loop + "/") \
+            or loop.startswith(udi + "/"):
+        raise ConfigError(path, seen.get("loopMount"), "loopMount",
+                          f"'{loop}' and udiMount '{udi}' must be separate "
+                          f"directories")
 
 
 def _assign_module(config: UdiRootConfig, key: str, value: str, path: str,
@@ -327,7 +345,7 @@ def _convert_scalar(kind: str, value: str, fail) -> object:
     if kind == "path":
         if not value.startswith("/") or any(c.isspace() for c in value):
             raise fail(f"'{value}' is not an absolute path")
-        return value
+        return value.rstrip("/") or "/"
     if kind == "bool":
         if value not in ("0", "1"):
             raise fail(f"expected 0 or 1, got '{value}'")

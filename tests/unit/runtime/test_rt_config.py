@@ -399,3 +399,33 @@ def test_config_path_root_ignores_env():
     assert config_path(True, {"SHIFTER_CONFIG": "/t/u.conf"},
                        cli_path="/c.conf") == "/c.conf"
     assert DEFAULT_CONFIG == "/etc/shifter/udiRoot.conf"
+
+
+def test_trailing_slash_dropped_from_paths():
+    config = parse_config(BASE.replace("/images", "/images/"), "u.conf")
+    assert config.image_path == "/images"
+
+
+@pytest.mark.parametrize("udi, loop, message", [
+    ("/", "/var/udiLoopMount", "u.conf:1: udiMount: must not be '/'"),
+    ("/var/udiMount", "//", "u.conf:2: loopMount: must not be '/'"),
+    ("/var/udiMount", "/var/udiMount/", "u.conf:2: loopMount: "
+     "'/var/udiMount' and udiMount '/var/udiMount' must be separate "
+     "directories"),
+    ("/var/udiMount", "/var/udiMount/loop", "u.conf:2: loopMount: "
+     "'/var/udiMount/loop' and udiMount '/var/udiMount' must be separate "
+     "directories"),
+    ("/var/a/b", "/var/a", "u.conf:2: loopMount: '/var/a' and udiMount "
+     "'/var/a/b' must be separate directories"),
+])
+def test_mount_points_must_be_separate(udi, loop, message):
+    text = BASE.replace("/var/udiMount", udi).replace("/var/udiLoopMount",
+                                                      loop)
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "u.conf")
+    assert str(info.value) == message
+
+
+def test_similar_prefix_mount_points_fine():
+    text = BASE.replace("/var/udiLoopMount", "/var/udiMount2")
+    assert parse_config(text, "u.conf").loop_mount == "/var/udiMount2"
