@@ -9,29 +9,21 @@ import tempfile
 from contextlib import nullcontext
 from typing import Sequence
 
+from ..errors import VolumeError
 from ..kernel import creds, loop, mounts
+from ..volumes import check_target
 from .rootfs import RootFs
 from .spec import Bind, BuildError, BuildSpec, PerNodeCache, UserInfo
 
-USER_FORBIDDEN_PREFIXES = ("/etc", "/var", "/opt/udiImage")
-USER_FORBIDDEN_EXACT = ("/", "/opt")
-SITE_FORBIDDEN_EXACT = ("/", "/opt", "/etc", "/var", "/etc/passwd", "/etc/group",
-                        "/etc/nsswitch.conf")
 
-
-def user_target_allowed(path: str) -> bool:
-    """Upstream's user volume rule, applied to the resolved container path."""
-    path = "/" + path.strip("/")
-    if path == "/var/tmp" or path.startswith("/var/tmp/"):
-        return True
-    if path in USER_FORBIDDEN_EXACT:
-        return False
-    return not any(path == p or path.startswith(p + "/") for p in USER_FORBIDDEN_PREFIXES)
-
-
-def site_target_allowed(path: str) -> bool:
-    """Upstream's siteFs rule, applied to the resolved container path."""
-    return "/" + path.strip("/") not in SITE_FORBIDDEN_EXACT
+def _check_resolved(real: str | None, site: bool, where: str) -> None:
+    """Apply the volume target rules again to where the target really resolved."""
+    if real is None:
+        raise BuildError(f"{where}: target resolves outside the container")
+    try:
+        check_target(real, site)
+    except VolumeError as err:
+        raise BuildError(f"{where}: target resolves to {real}: {err}") from None
 
 
 def _where(kind: str, bind: Bind) -> str:
@@ -87,10 +79,7 @@ def mount_site(root: RootFs, binds: Sequence[Bind], style: str, kind: str = "sit
             raise BuildError(f"{where}: source: {exc.strerror}") from None
         tfd = ensure_target(root, bind.target, directory=is_dir, where=where)
         try:
-            real = root.relpath(tfd)
-            if real is None or not site_target_allowed(real):
-                raise BuildError(f"{where}: target resolves to {real or 'outside the root'}, "
-                                 "which is not allowed")
+            _check_resolved(root.relpath(tfd), True, where)
             mounts.bind(bind.source, tfd, rec=bind.rec, ro=bind.ro,
                         nodev=not _is_dev(bind.source),
                         propagation=bind.propagation or style)
@@ -115,9 +104,7 @@ def mount_user(root: RootFs, spec: BuildSpec, allowed_devs: set[int]) -> None:
         tfd = ensure_target(root, bind.target, directory=True, where=where)
         try:
             real = root.relpath(tfd)
-            if real is None or not user_target_allowed(real):
-                raise BuildError(f"{where}: target resolves to {real or 'outside the root'}, "
-                                 "which users may not mount on")
+            _check_resolved(real, False, where)
             st = os.fstat(tfd)
             if not stat.S_ISDIR(st.st_mode):
                 raise BuildError(f"{where}: target {real} is not a directory")

@@ -4,8 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Optional, Protocol, Sequence
 
+from ..errors import ShifterError
 
-class BuildError(Exception):
+
+class BuildError(ShifterError):
     """Container assembly failed; the message is one line naming what and where."""
 
 
