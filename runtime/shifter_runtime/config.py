@@ -227,7 +227,10 @@ def _logical_lines(text: str, path: str) -> list[tuple[int, str]]:
     out: list[tuple[int, str]] = []
     pending: list[str] = []
     start = 0
-    for number, raw in enumerate(text.splitlines(), 1):
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    for number, raw in enumerate(lines, 1):
         line = raw.strip()
         if not pending:
             if not line or line.startswith("#"):

@@ -64,7 +64,7 @@ def parse_env_file(text: str, path: str) -> list[tuple[str, str]]:
     """``--env-file`` content: ``NAME=VALUE`` lines, blank and ``#`` lines
     skipped, quotes kept literally."""
     out: list[tuple[str, str]] = []
-    for number, raw in enumerate(text.splitlines(), 1):
+    for number, raw in enumerate(text.split("\n"), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue

@@ -166,7 +166,7 @@ def parse_meta(text: str, path: str = "<meta>") -> ImageMeta:
     """Parse ``.meta`` text; raises MetaError naming ``path:line``."""
     fmt: str | None = None
     meta = ImageMeta(format="")
-    for number, raw in enumerate(text.splitlines(), 1):
+    for number, raw in enumerate(text.split("\n"), 1):
         line = raw.strip()
         if not line:
             continue
@@ -230,8 +230,15 @@ def load_meta(path: str) -> ImageMeta:
 def format_meta(meta: ImageMeta) -> str:
     """Serialise ``meta`` in upstream's line order (round-trips exactly)."""
     for item in meta.env:
-        if "\n" in item or "=" not in item:
+        if "\n" in item or "\r" in item or "=" not in item:
             raise MetaError(f"ENV: bad entry {item!r}")
+    singles = [("WORKDIR", meta.workdir or ""), ("USER", meta.user or ""),
+               *(("VOLUME", v) for v in meta.volumes),
+               *(("LABEL", f"{k}={v}") for k, v in meta.labels.items())]
+    for key, value in singles:
+        if "\n" in value or "\r" in value:
+            raise MetaError(f"{key}: value may not contain a newline: "
+                            f"{value!r}")
     lines = [f"FORMAT: {meta.format}"]
     if meta.entrypoint:
         lines.append(f"ENTRY: {meta.entrypoint!r}")

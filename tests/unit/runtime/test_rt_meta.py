@@ -187,3 +187,33 @@ def test_acl_group_only_image():
     meta = ImageMeta(format="squashfs", group_acl=[3000])
     assert not acl_allows(meta, 1000, [1000])
     assert acl_allows(meta, 1000, [1000, 3000])
+
+
+@pytest.mark.parametrize("meta, message", [
+    (ImageMeta(format="squashfs", workdir="/a\nFORMAT: xfs"),
+     "WORKDIR: value may not contain a newline: '/a\\nFORMAT: xfs'"),
+    (ImageMeta(format="squashfs", user="a\rb"),
+     "USER: value may not contain a newline: 'a\\rb'"),
+    (ImageMeta(format="squashfs", labels={"k": "v\nUSERACL: 1"}),
+     "LABEL: value may not contain a newline: 'k=v\\nUSERACL: 1'"),
+    (ImageMeta(format="squashfs", volumes=["/v\n"]),
+     "VOLUME: value may not contain a newline: '/v\\n'"),
+])
+def test_format_refuses_line_injection(meta, message):
+    with pytest.raises(MetaError) as info:
+        format_meta(meta)
+    assert str(info.value) == message
+
+
+def test_argv_newlines_are_escaped_not_injected():
+    meta = ImageMeta(format="squashfs", cmd=["a\nUSERACL: 0"])
+    text = format_meta(meta)
+    assert text.count("\n") == 2
+    assert parse_meta(text).cmd == ["a\nUSERACL: 0"]
+
+
+def test_only_newline_separates_lines():
+    meta = parse_meta("FORMAT: squashfs\nENV: A=x\x1cy\x0bz\n")
+    assert meta.env == ["A=x\x1cy\x0bz"]
+    meta = parse_meta("FORMAT: squashfs\r\nWORKDIR: /w\r\n")
+    assert meta.workdir == "/w"
