@@ -3,7 +3,9 @@
 Every problem is reported as one :class:`ConfigError` whose message names the
 file and the key, e.g. ``imagemanager.json: Platforms.lab.accesstype: must be
 "local" or "remote"``.  Keys this implementation adds are ``CatalogPath`` (the
-SQLite catalogue), ``Bind`` and ``GatewayWorkers`` (the gunicorn service).
+SQLite catalogue), ``Bind`` and ``GatewayWorkers`` (the gunicorn service) and
+``HeartbeatTimeout`` (seconds without a heartbeat before an in-progress job is
+resumed or failed by another gateway process).
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ _TOP_KEYS = {"Platforms", "MongoDBURI", "MongoDB", "DefaultImageLocation", "Defa
              "PullUpdateTimeout", "ImageExpirationTimeout", "CacheDirectory", "ExpandDirectory",
              "Locations", "ConverterOptions", "examiner", "Authentication", "Metrics",
              "ImportUsers", "LogLevel", "CatalogPath", "Bind", "GatewayWorkers",
-             "WorkerThreads"} | _IGNORED_KEYS
+             "WorkerThreads", "HeartbeatTimeout"} | _IGNORED_KEYS
 
 
 class ConfigError(ValueError):
@@ -67,6 +69,7 @@ class GatewayConfig:
     bind: str = "127.0.0.1:8000"
     gateway_workers: int = 4
     worker_threads: int = 2
+    heartbeat_timeout: float = 30.0
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def platform(self, system: str) -> PlatformConfig | None:
@@ -194,6 +197,9 @@ def _parse(doc: Any, path: str) -> GatewayConfig:
     threads = _need(doc, "WorkerThreads", int, "", 2)
     if threads < 1:
         raise ConfigError("WorkerThreads: must be >= 1")
+    stale = _need(doc, "HeartbeatTimeout", (int, float), "", 30.0)
+    if stale < 1:
+        raise ConfigError("HeartbeatTimeout: must be >= 1 second")
     bind = _need(doc, "Bind", str, "", "127.0.0.1:8000")
     host, _, port = bind.rpartition(":")
     if not host or not port.isdigit():
@@ -216,7 +222,7 @@ def _parse(doc: Any, path: str) -> GatewayConfig:
         examiner=_need(doc, "examiner", str, "", None),
         metrics=_need(doc, "Metrics", bool, "", False), import_users=_import_users(doc),
         log_level=level, bind=bind, gateway_workers=workers,
-        worker_threads=threads, raw=doc)
+        worker_threads=threads, heartbeat_timeout=float(stale), raw=doc)
 
 
 def load_config(path: str | None = None) -> GatewayConfig:

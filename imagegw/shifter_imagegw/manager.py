@@ -35,13 +35,15 @@ class JobRunner(Protocol):
 
 
 # -- pure rules ----------------------------------------------------------------------
-def normalize_tag(itype: str, tag: str, *, lookup: bool = False) -> str:
-    """Append ``:latest`` when the tag has none (docker; custom too on lookup).
+def normalize_tag(itype: str, tag: str) -> str:
+    """Append ``:latest`` to docker and custom tags that have none.
 
+    Upstream adds it to custom tags on lookup only, so an imported custom
+    image without a tag could never be looked up; here every route agrees.
     Only the last path component is inspected, so ``host:5000/repo`` gets
     ``:latest`` while ``repo@sha256:...`` is left alone.
     """
-    if itype == "docker" or (lookup and itype == "custom"):
+    if itype in IMAGE_TYPES:
         last = tag.rsplit("/", 1)[-1]
         if ":" not in last and "@" not in last:
             return tag + ":latest"
@@ -162,7 +164,7 @@ class ImageManager:
     # -- read side -------------------------------------------------------------------
     def lookup(self, session: Session, system: str, itype: str, tag: str) -> ImageRecord | None:
         self.check_system(system)
-        tag = normalize_tag(itype, tag, lookup=True)
+        tag = normalize_tag(itype, tag)
         now = self.clock()
         found = self.store.find(system=system, itype=itype, status="READY", tag=tag)
         rec = found[0] if found else None

@@ -53,12 +53,12 @@ class WorkerPool:
     """Runs jobs for one gateway process; see the module docstring."""
 
     def __init__(self, config: GatewayConfig, store: ImageStore, *, threads: int | None = None,
-                 heartbeat_s: float = 2.0, stale_s: float = 10.0) -> None:
+                 stale_s: float | None = None) -> None:
         self.config = config
         self.store = store
         self.manager: ImageManager | None = None
-        self.heartbeat_s = heartbeat_s
-        self.stale_s = stale_s
+        self.stale_s = stale_s or config.heartbeat_timeout
+        self.heartbeat_s = max(0.2, self.stale_s / 5)
         self.executor = ThreadPoolExecutor(max_workers=threads or config.worker_threads,
                                            thread_name_prefix="imagegw-job")
         self.active: set[str] = set()
@@ -185,7 +185,7 @@ class WorkerPool:
     def _publisher(self, system: str) -> Any:
         from . import publish
         plat = self.config.platforms[system]
-        if plat.accesstype == "remote" and hasattr(publish, "RemotePublisher"):
+        if plat.accesstype == "remote":
             return publish.RemotePublisher.from_config(plat.raw)
         return publish.LocalPublisher(Path(plat.image_dir))
 
@@ -236,22 +236,10 @@ class WorkerPool:
             return
         try:
             if rec.id:
-                self._remove_files(rec)
+                self._publisher(rec.system).remove(rec.id)
             self.store.update(ident, {"status": "EXPIRED", "tag": [],
                                       "status_message": "expired", "last_heartbeat": time.time()})
         except Exception as exc:
             LOG.exception("expire of %s failed", ident)
             self._safe(self.store.update, ident, {"status": "FAILURE",
                                                   "status_message": f"expire failed: {exc}"})
-
-    def _remove_files(self, rec: ImageRecord) -> None:
-        publisher = self._publisher(rec.system)
-        if hasattr(publisher, "remove"):
-            publisher.remove(rec.id)
-            return
-        base = Path(self.config.platforms[rec.system].image_dir)
-        for name in (f"{rec.id}.{rec.format}", f"{rec.id}.meta"):
-            try:
-                (base / name).unlink()
-            except FileNotFoundError:
-                pass

@@ -51,15 +51,14 @@ def finish(mgr, rec, image_id="img1", **kw):
 
 
 # -- pure rules ---------------------------------------------------------------------
-@pytest.mark.parametrize("itype, tag, lookup, want", [
-    ("docker", "ubuntu", False, "ubuntu:latest"),
-    ("docker", "ubuntu:22.04", False, "ubuntu:22.04"),
-    ("docker", "127.0.0.1:5000/test/busybox", False, "127.0.0.1:5000/test/busybox:latest"),
-    ("docker", "repo@sha256:" + "a" * 64, False, "repo@sha256:" + "a" * 64),
-    ("custom", "thing", False, "thing"),
-    ("custom", "thing", True, "thing:latest")])
-def test_normalize_tag(itype, tag, lookup, want):
-    assert normalize_tag(itype, tag, lookup=lookup) == want
+@pytest.mark.parametrize("itype, tag, want", [
+    ("docker", "ubuntu", "ubuntu:latest"),
+    ("docker", "ubuntu:22.04", "ubuntu:22.04"),
+    ("docker", "127.0.0.1:5000/test/busybox", "127.0.0.1:5000/test/busybox:latest"),
+    ("docker", "repo@sha256:" + "a" * 64, "repo@sha256:" + "a" * 64),
+    ("custom", "thing", "thing:latest")])
+def test_normalize_tag(itype, tag, want):
+    assert normalize_tag(itype, tag) == want
 
 
 def test_parse_id_list():
