@@ -62,8 +62,6 @@ class VolumeMount:
 
     ``flags`` holds the plain flags in canonical order (``ro``, ``rec``,
     ``slave``, ``private``); ``per_node_cache`` the cache request, if any.
-    For a perNodeCache entry ``source`` is ``"perNodeCache"`` when the user
-    wrote no meaningful source (upstream ignores the source then).
     """
 
     source: str
