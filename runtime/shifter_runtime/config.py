@@ -262,7 +262,7 @@ def parse_config(text: str, path: str = "<string>") -> UdiRootConfig:
                               "expected key=value")
         if key.startswith("module_"):
             module = _assign_module(config, key, value, path, number)
-            if module is not None and key.endswith("_conflict"):
+            if key.endswith("_conflict"):
                 conflicts.append((number, key, module))
             continue
         if key in DEPRECATED_KEYS:
@@ -312,7 +312,7 @@ def _check_mount_points(config: UdiRootConfig, path: str,
 
 
 def _assign_module(config: UdiRootConfig, key: str, value: str, path: str,
-                   number: int) -> ModuleConfig | None:
+                   number: int) -> ModuleConfig:
     parts = key.split("_")
     if len(parts) != 3 or not parts[1] or parts[2] not in _MODULE_KEYS:
         raise ConfigError(path, number, key,
