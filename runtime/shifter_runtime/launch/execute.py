@@ -13,6 +13,7 @@ import sys
 
 NOT_FOUND = 127
 NOT_EXECUTABLE = 126
+DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
 def change_directory(workdir: str) -> None:
@@ -39,12 +40,29 @@ def run_userhooks(hooks: list[tuple[str, str]]) -> None:
                              f"userhook {hook} exited with {os.waitstatus_to_exitcode(status)}")
 
 
+def _candidates(command: str, env: dict[str, str]) -> list[str]:
+    if "/" in command:
+        return [command]
+    path = env.get("PATH") or DEFAULT_PATH
+    return [f"{d.rstrip('/')}/{command}" for d in path.split(":") if d]
+
+
 def exec_command(argv: list[str], env: dict[str, str]) -> int:
-    """Replace this process by ``argv``; return the status to exit with if exec fails."""
-    try:
-        os.execvpe(argv[0], argv, env)
-    except OSError as err:
-        print(f"shifter: {argv[0]}: {err.strerror}", file=sys.stderr)
-        if err.errno in (errno.EACCES, errno.ENOEXEC, errno.EISDIR):
-            return NOT_EXECUTABLE
-        return NOT_FOUND
+    """Replace this process by ``argv`` (looked up like ``execvp`` along the
+    container's PATH); return the status to exit with if that fails.
+
+    Written out rather than ``os.execvpe`` because nothing may be imported
+    once the host's file system is gone.
+    """
+    failure: OSError | None = None
+    for candidate in _candidates(argv[0], env):
+        try:
+            os.execve(candidate, argv, env)
+        except OSError as err:
+            if failure is None or err.errno not in (errno.ENOENT, errno.ENOTDIR):
+                failure = err
+    assert failure is not None
+    print(f"shifter: {argv[0]}: {failure.strerror}", file=sys.stderr)
+    if failure.errno in (errno.EACCES, errno.ENOEXEC, errno.EISDIR, errno.EPERM):
+        return NOT_EXECUTABLE
+    return NOT_FOUND

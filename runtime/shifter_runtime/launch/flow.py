@@ -100,6 +100,7 @@ def launch(argv: list[str], environ: dict[str, str]) -> int:
     request = state.ContainerState(ident, user.pw_name, volmod.volume_signature(volumes),
                                    modulesmod.modules_signature(active))
     prepared = state.matches(_read_state(config.udi_mount), request)
+    highest_cap = privs.last_cap()
     userns.enter_user_namespace(uid, gid)
     if prepared:
         root = config.udi_mount
@@ -108,7 +109,7 @@ def launch(argv: list[str], environ: dict[str, str]) -> int:
         from .private import build_private
         root = build_private(config, image_path, meta.format, user, active, volumes)
     enter.pivot_into(root)
-    privs.drop_privileges()
+    privs.drop_privileges(highest_cap)
     execute.change_directory(workdir)
     execute.run_userhooks([(m.name, m.userhook) for m in active if m.userhook])
     return execute.exec_command(args, env)

@@ -1,9 +1,8 @@
 """Image identifier of a selection: ``id:``/``local:`` carry it; tags ask the gateway.
 
-The gateway client (``shifter_imagegw.client``, munge-authenticated, the
-``imageGateway`` URLs in order with failover and ``gatewayTimeout``) is the
-hook: :func:`resolve_identifier` calls its ``lookup_identifier(config, itype,
-tag)`` and never runs another program.
+Tags are resolved by ``shifter_imagegw.client.api.GatewayClient`` (the
+``imageGateway`` URLs with failover, ``gatewayTimeout``, a munge credential of
+the caller), never by running another program.  Imported only when needed.
 """
 from __future__ import annotations
 
@@ -16,9 +15,17 @@ def resolve_identifier(spec: ImageSpec, config: UdiRootConfig) -> str:
     """The image id for ``spec`` (the tag itself for ``id`` and ``local``)."""
     if not spec.needs_lookup:
         return spec.tag
+    from shifter_imagegw.client.api import GatewayClient, GatewayError
+    if not config.system:
+        raise ImageError(f"image '{spec}': no 'system' configured in {config.path}")
     try:
-        from shifter_imagegw.client.lookup import lookup_identifier
-    except ImportError:
-        raise ImageError(f"image '{spec}': cannot look up tags: the gateway client "
-                         "is not installed (use id:<image id>)") from None
-    return lookup_identifier(config, spec.itype, spec.tag)
+        client = GatewayClient(config.image_gateway, config.gateway_timeout or 60)
+        record = client.lookup(config.system, spec.itype, spec.tag)
+    except GatewayError as err:
+        raise ImageError(f"image '{spec}': lookup failed: {err}") from None
+    if not record:
+        raise ImageError(f"image '{spec}': no such image; run 'shifterimg pull {spec}'")
+    if record.get("status") != "READY" or not record.get("id"):
+        raise ImageError(f"image '{spec}': not ready (status {record.get('status')}); "
+                         f"run 'shifterimg pull {spec}'")
+    return str(record["id"])

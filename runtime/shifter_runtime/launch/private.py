@@ -22,6 +22,7 @@ mount hooks) are refused.
 """
 from __future__ import annotations
 
+import errno
 import os
 import pwd
 
@@ -94,8 +95,18 @@ def start_squashfuse(image_fd: int, mountpoint: str, uid: int, gid: int) -> int:
 
 def _bind(source: str, target: str, *, ro: bool = False, rec: bool = False,
           dev: bool = False, propagation: str | None = None) -> None:
-    """Bind ``source`` on ``target``: always nosuid, nodev unless ``dev``."""
-    libc.mount(source, target, None, libc.MS_BIND | (libc.MS_REC if rec else 0))
+    """Bind ``source`` on ``target``: always nosuid, nodev unless ``dev``.
+
+    A plain bind of a host directory with mounts below it is refused in a user
+    namespace (it would reveal what those mounts cover), so then it is recursive.
+    """
+    try:
+        libc.mount(source, target, None, libc.MS_BIND | (libc.MS_REC if rec else 0))
+    except OSError as err:
+        if rec or err.errno != errno.EINVAL:
+            raise
+        rec = True
+        libc.mount(source, target, None, libc.MS_BIND | libc.MS_REC)
     locked = os.statvfs(target).f_flag
     flags = (locked & _FLAG_LOCKS) | libc.MS_NOSUID
     flags |= libc.MS_RELATIME if locked & _ST_RELATIME else 0

@@ -12,14 +12,15 @@ from __future__ import annotations
 from . import libc
 
 
-def _last_cap() -> int:
+def last_cap() -> int:
+    """The highest capability number of this kernel (read it before leaving the host root)."""
     with open("/proc/sys/kernel/cap_last_cap", "rb") as f:
         return int(f.read())
 
 
-def drop_privileges() -> None:
+def drop_privileges(highest_cap: int) -> None:
     """Clear all five capability sets and set no_new_privs (irreversible)."""
-    for cap in range(_last_cap() + 1):
+    for cap in range(highest_cap + 1):
         libc.prctl(libc.PR_CAPBSET_DROP, cap)
     libc.prctl(libc.PR_CAP_AMBIENT, libc.PR_CAP_AMBIENT_CLEAR_ALL)
     libc.capset_zero()

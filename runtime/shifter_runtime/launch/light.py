@@ -1,0 +1,136 @@
+"""Light stand-ins for ``dataclasses`` and ``typing`` on the launch hot path.
+
+Importing the real modules costs more than starting Python itself (``inspect``,
+``ast``, ``re``... about 12 ms here, plus code generation per record class);
+the runtime's records only use ``@dataclass`` (optionally ``frozen``),
+``field(default=..., default_factory=...)`` and, in annotations that are never
+evaluated, ``typing`` names.  :func:`install` puts small equivalents in
+``sys.modules`` for the ``shifter`` process only, and only if neither real
+module is loaded yet.  Any other name asked of a stand-in loads the real
+module and answers from it, so nothing breaks, it only gets slower.
+"""
+from __future__ import annotations
+
+import sys
+import types
+
+_MISSING = object()
+
+
+class _Field:
+    __slots__ = ("default", "default_factory")
+
+    def __init__(self, default: object, default_factory: object) -> None:
+        self.default = default
+        self.default_factory = default_factory
+
+
+def field(*, default: object = _MISSING, default_factory: object = _MISSING,
+          **_ignored: object) -> object:
+    """``dataclasses.field`` with the two arguments the records use."""
+    return _Field(default, default_factory)
+
+
+def _make_init(names: tuple[str, ...], defaults: dict[str, object], frozen: bool):
+    def __init__(self, *args, **kwargs):
+        if len(args) > len(names):
+            raise TypeError(f"{type(self).__name__}: too many arguments")
+        values = dict(zip(names, args))
+        for name in names[len(args):]:
+            if name in kwargs:
+                values[name] = kwargs.pop(name)
+                continue
+            default = defaults.get(name, _MISSING)
+            if isinstance(default, _Field):
+                default = (default.default_factory() if default.default_factory
+                           is not _MISSING else default.default)
+            if default is _MISSING:
+                raise TypeError(f"{type(self).__name__}: missing argument {name!r}")
+            values[name] = default
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unexpected {sorted(kwargs)}")
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+        post = getattr(self, "__post_init__", None)
+        if post is not None:
+            post()
+    return __init__
+
+
+def _fields_of(cls: type) -> tuple[tuple[str, ...], dict[str, object]]:
+    names: list[str] = []
+    defaults: dict[str, object] = {}
+    for base in reversed(cls.__mro__[1:]):
+        for name in getattr(base, "__light_fields__", ()):
+            if name not in names:
+                names.append(name)
+        defaults.update(getattr(base, "__light_defaults__", {}))
+    for name in cls.__dict__.get("__annotations__", {}):
+        if name not in names:
+            names.append(name)
+        if name in cls.__dict__:
+            defaults[name] = cls.__dict__[name]
+            if isinstance(defaults[name], _Field):
+                delattr(cls, name)
+    return tuple(names), defaults
+
+
+def dataclass(cls: type | None = None, /, *, frozen: bool = False, **_ignored: object):
+    """``dataclasses.dataclass``: ``__init__``, ``__repr__``, ``__eq__`` (and
+    ``__hash__`` plus read-only attributes when ``frozen``)."""
+    def wrap(cls: type) -> type:
+        names, defaults = _fields_of(cls)
+        cls.__light_fields__ = names
+        cls.__light_defaults__ = defaults
+        cls.__init__ = _make_init(names, defaults, frozen)
+
+        def key(self):
+            return tuple(getattr(self, n) for n in names)
+
+        def __eq__(self, other):
+            if other.__class__ is not self.__class__:
+                return NotImplemented
+            return key(self) == key(other)
+
+        def __repr__(self):
+            body = ", ".join(f"{n}={getattr(self, n)!r}" for n in names)
+            return f"{type(self).__qualname__}({body})"
+
+        cls.__eq__ = __eq__
+        cls.__repr__ = __repr__
+        if frozen:
+            def __setattr__(self, name, value):
+                raise AttributeError(f"cannot assign to field {name!r}")
+            cls.__setattr__ = __setattr__
+            cls.__hash__ = lambda self: hash(key(self))
+        else:
+            cls.__hash__ = None
+        return cls
+    return wrap if cls is None else wrap(cls)
+
+
+def _stand_in(name: str, attrs: dict[str, object]) -> types.ModuleType:
+    module = types.ModuleType(name, f"light stand-in for {name}")
+    module.__dict__.update(attrs)
+
+    def __getattr__(attr: str) -> object:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        sys.modules.pop(name, None)
+        import importlib
+        real = importlib.import_module(name)
+        return getattr(real, attr)
+    module.__getattr__ = __getattr__
+    return module
+
+
+def install() -> None:
+    """Put the stand-ins in ``sys.modules`` unless a real module is already loaded."""
+    if "dataclasses" in sys.modules or "typing" in sys.modules:
+        return
+    from _collections_abc import Iterable, Iterator, Mapping, Sequence
+    sys.modules["dataclasses"] = _stand_in(
+        "dataclasses", {"dataclass": dataclass, "field": field, "MISSING": _MISSING})
+    sys.modules["typing"] = _stand_in(
+        "typing", {"Iterable": Iterable, "Iterator": Iterator, "Mapping": Mapping,
+                   "Sequence": Sequence})
