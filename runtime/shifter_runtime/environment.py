@@ -1,10 +1,11 @@
 """The container's environment, layered exactly as upstream (inventory §3.3
 step 9), lowest precedence first:
 
-1. the caller's environment (nothing with ``--clearenv``), minus the loader
-   variables a setuid ``shifter`` never passed on (``LD_*``, ``RTLD_*``,
-   ``TMPDIR``) -- kept for parity, so an image's libraries are not overridden
-   by host paths;
+1. the caller's environment (nothing with ``--clearenv``), minus the
+   variables glibc removes from a setuid program (``LD_LIBRARY_PATH``,
+   ``LD_PRELOAD``, ``TMPDIR``, ... :data:`SECURE_MODE_STRIPPED`), which
+   upstream's setuid ``shifter`` therefore never passed on -- kept for
+   parity, so host library paths do not override the image's;
 2. ``SHIFTER_IMAGEREQUEST=<request>`` and ``SHIFTER_IMAGE=<id>``;
 3. the image's ``ENV`` (replace);
 4. ``--env-file`` entries, then ``--env`` entries (replace);
@@ -41,9 +42,21 @@ class EnvEdits:
                    list(source.site_env_prepend), list(source.site_env_unset))
 
 
+# glibc's UNSECURE_ENVVARS: removed from a setuid program's environment
+# before ``main`` runs, so upstream's container never saw them.
+SECURE_MODE_STRIPPED = frozenset({
+    "GCONV_PATH", "GETCONF_DIR", "GLIBC_TUNABLES", "HOSTALIASES", "LD_AUDIT",
+    "LD_DEBUG", "LD_DEBUG_OUTPUT", "LD_DYNAMIC_WEAK", "LD_HWCAP_MASK",
+    "LD_LIBRARY_PATH", "LD_ORIGIN_PATH", "LD_PRELOAD", "LD_PROFILE",
+    "LD_SHOW_AUXV", "LD_USE_LOAD_BIAS", "LOCALDOMAIN", "LOCPATH",
+    "MALLOC_TRACE", "NIS_PATH", "NLSPATH", "RESOLV_HOST_CONF", "RES_OPTIONS",
+    "TMPDIR", "TZDIR"})
+
+
 def is_loader_variable(name: str) -> bool:
-    """Variables glibc's secure mode stripped from upstream's setuid binary."""
-    return name.startswith(("LD_", "RTLD_")) or name == "TMPDIR"
+    """A variable glibc's secure mode stripped from upstream's setuid
+    ``shifter`` (see :data:`SECURE_MODE_STRIPPED`)."""
+    return name in SECURE_MODE_STRIPPED
 
 
 def parse_assignment(text: str, where: str) -> tuple[str, str]:

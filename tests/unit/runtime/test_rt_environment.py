@@ -32,10 +32,20 @@ def test_clearenv_starts_empty():
 
 def test_loader_variables_dropped_like_setuid_upstream():
     env = build(caller={"LD_PRELOAD": "/x.so", "LD_LIBRARY_PATH": "/l",
-                        "RTLD_X": "1", "TMPDIR": "/t", "KEEP": "1"})
-    assert "LD_PRELOAD" not in env and "LD_LIBRARY_PATH" not in env
-    assert "RTLD_X" not in env and "TMPDIR" not in env
-    assert env["KEEP"] == "1"
+                        "TMPDIR": "/t", "LOCPATH": "/loc", "GCONV_PATH": "/g",
+                        "LD_BIND_NOW": "1", "KEEP": "1"})
+    for name in ("LD_PRELOAD", "LD_LIBRARY_PATH", "TMPDIR", "LOCPATH",
+                 "GCONV_PATH"):
+        assert name not in env
+    assert env["LD_BIND_NOW"] == "1" and env["KEEP"] == "1"
+
+
+def test_image_and_site_may_still_set_loader_variables():
+    env = build(caller={"LD_LIBRARY_PATH": "/host"},
+                image_env=["LD_LIBRARY_PATH=/usr/local/lib"],
+                config=UdiRootConfig(site_env_prepend=[("LD_LIBRARY_PATH",
+                                                        "/site")]))
+    assert env["LD_LIBRARY_PATH"] == "/site:/usr/local/lib"
 
 
 def test_image_env_replaces_caller_and_shifter_vars():
