@@ -11,7 +11,8 @@
   ``--entrypoint``/``--entry``); unambiguous prefixes are accepted
   (``--vol=``), as getopt_long does.
 
-Volumes from ``-V`` replace (not extend) ``SHIFTER_VOLUME`` as soon as one is
+``-h``/``--help`` ends parsing at once (later words are not examined), as
+upstream prints its help and exits there.  Volumes from ``-V`` replace (not extend) ``SHIFTER_VOLUME`` as soon as one is
 given (:func:`volume_request`).  Errors are :class:`UsageError` with one line
 naming the option.
 """
@@ -27,7 +28,7 @@ VOLUME_ENV = ("SHIFTER_VOLUME", "SLURM_SPANK_SHIFTER_VOLUME")
 
 USAGE = """\
 Usage: shifter [-h|--help] [-v|--verbose] [--image=<type>:<tag>]
-    [-V|--volume=/path/outside:/path/inside[:ro|:perNodeCache=size=N]][;...]
+    [-V|--volume=/outside:/inside[:ro|:perNodeCache=size=N][;...]]...
     [-m|--module=<a,b>|none] [-e|--env=NAME=VALUE]... [--env-file=FILE]
     [-E|--clearenv] [-w|--workdir[=/path]] [--entrypoint[=cmd]]
     [--] [command [args...]]
@@ -157,6 +158,8 @@ def parse_options(argv: Sequence[str]) -> ShifterOptions:
                 index += 1
             _apply(opts, name, value if (eq or kind == "required") else None,
                    spelled)
+            if opts.help:
+                return opts
             continue
         if not word.startswith("-") or word == "-":
             index -= 1
@@ -181,6 +184,8 @@ def parse_options(argv: Sequence[str]) -> ShifterOptions:
                     value = argv[index]
                     index += 1
             _apply(opts, name, value, f"-{letter}")
+            if opts.help:
+                return opts
     opts.args = list(argv[index:])
     return opts
 

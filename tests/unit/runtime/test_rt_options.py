@@ -98,6 +98,13 @@ def test_unambiguous_prefix_accepted():
     assert opts.clearenv
 
 
+def test_help_stops_parsing():
+    opts = parse_options(["-v", "-h", "--bogus", "cmd"])
+    assert opts.help and opts.verbose and opts.args == []
+    assert parse_options(["-vhx"]).help
+    assert parse_options(["--he", "--nope"]).help
+
+
 def test_help_flag():
     assert parse_options(["-h"]).help
     assert parse_options(["--help"]).help
