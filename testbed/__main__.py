@@ -22,7 +22,7 @@ def _up(args: argparse.Namespace) -> None:
 
     for user in users.ensure_users():
         print(f"user      {user.name} uid={user.uid} gid={user.gid} groups={','.join(map(str, user.groups))}")
-    munge.enable_fuse()
+    users.enable_fuse()
     print(f"munge     {munge.up(HOLDER).socket}")
     names = IMAGES + (("debian",) if args.debian else ())
     for name in ("open", "auth"):

@@ -14,7 +14,6 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from testbed import lease
 from testbed.layercache import cached_layers, pkg_version
 from testbed.oci import Layer, LayerWriter, file
 from testbed.paths import cache_dir
@@ -134,5 +133,4 @@ def _build() -> list[Layer]:
 
 def debian_layers() -> list[Layer]:
     """The three layers of ``test/debian:bookworm`` (built once, then from the cache)."""
-    with lease.locked("debian-build"):
-        return cached_layers("debian", [SUITE, MIRROR, str(MODULES), pkg_version("debootstrap")], _build)
+    return cached_layers("debian", [SUITE, MIRROR, str(MODULES), pkg_version("debootstrap")], _build)

@@ -261,13 +261,14 @@ def install_squashfs(image_dir: str | os.PathLike, name: str) -> str:
     target = Path(image_dir)
     image = target / f"{built.image_id}.squashfs"
     if not image.exists():
-        tmp = target / f".{built.image_id}.squashfs.partial"
+        tmp = target / f".{built.image_id}.squashfs.{os.getpid()}"
         shutil.copyfile(_cached_squashfs(built), tmp)
         tmp.chmod(0o644)
         os.replace(tmp, image)
-    meta = target / f"{built.image_id}.meta"
+    meta = target / f".{built.image_id}.meta.{os.getpid()}"
     meta.write_text(meta_text(built.config))
     meta.chmod(0o644)
+    os.replace(meta, target / f"{built.image_id}.meta")
     return built.image_id
 
 

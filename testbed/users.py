@@ -9,6 +9,7 @@ import grp
 import os
 import pwd
 from dataclasses import dataclass
+from pathlib import Path
 
 from testbed.procs import run
 
@@ -59,3 +60,11 @@ def ensure_users() -> list[User]:
     if members != set(SHARED_MEMBERS):
         run(["gpasswd", "-M", ",".join(SHARED_MEMBERS), SHARED_GROUP])
     return [lookup(name) for name in USERS]
+
+
+def enable_fuse() -> None:
+    """Let unprivileged users open /dev/fuse (no udev here).
+
+    Site prerequisite: a real site's udev rule gives /dev/fuse mode 0666.
+    """
+    Path("/dev/fuse").chmod(0o666)

@@ -45,24 +45,24 @@ def pytest_terminal_summary(terminalreporter):
 
 
 @pytest.fixture(scope="session")
-def holder() -> str:
+def testbed_holder() -> str:
     """This session's lease holder name."""
     return lease.default_holder()
 
 
 @pytest.fixture(scope="session")
 def test_users() -> list[tb_users.User]:
-    """The unprivileged users ``shifteruser`` and ``shifteruser2`` (records)."""
+    """The unprivileged users ``shifteruser`` and ``shifteruser2`` (records); /dev/fuse usable by them."""
+    tb_users.enable_fuse()
     return tb_users.ensure_users()
 
 
 @pytest.fixture(scope="session")
-def munge(holder):
+def munge(testbed_holder):
     """A working munged; yields its socket path."""
-    tb_munge.enable_fuse()
-    daemon = tb_munge.up(holder)
+    daemon = tb_munge.up(testbed_holder)
     yield daemon.socket
-    tb_munge.down(holder)
+    tb_munge.down(testbed_holder)
 
 
 def _registry(name: str, holder: str):
@@ -73,15 +73,15 @@ def _registry(name: str, holder: str):
 
 
 @pytest.fixture(scope="session")
-def registry(holder):
+def registry(testbed_holder):
     """Registry without auth: ``.host`` 127.0.0.1:5000, ``.url`` http://127.0.0.1:5000."""
-    yield from _registry("open", holder)
+    yield from _registry("open", testbed_holder)
 
 
 @pytest.fixture(scope="session")
-def registry_auth(holder):
+def registry_auth(testbed_holder):
     """Registry with basic auth on 127.0.0.1:5001: ``.username``/``.password`` labuser/labpass."""
-    yield from _registry("auth", holder)
+    yield from _registry("auth", testbed_holder)
 
 
 @pytest.fixture(scope="session")
@@ -110,7 +110,7 @@ def image_dir():
 
 
 @pytest.fixture(scope="session")
-def slurm(munge, holder):
+def slurm(munge, testbed_holder):
     """Factory: ``slurm(plugstack_lines=[...], prolog_flags="Alloc,Contain", proctrack=..., extra_conf=[...])``.
 
     Returns a running single-node :class:`testbed.slurm.Slurm` (``.env``, ``.conf_path``,
@@ -121,14 +121,14 @@ def slurm(munge, holder):
 
     def get(plugstack_lines=(), prolog_flags="Alloc,Contain", proctrack="proctrack/linuxproc", extra_conf=()):
         spec = SlurmSpec(tuple(plugstack_lines), prolog_flags, proctrack, tuple(extra_conf))
-        return tb_slurm.up(holder, spec)
+        return tb_slurm.up(testbed_holder, spec)
 
     yield get
-    tb_slurm.down(holder)
+    tb_slurm.down(testbed_holder)
 
 
 @pytest.fixture(scope="session")
-def multinode(munge, holder):
+def multinode(munge, testbed_holder):
     """Factory: ``multinode(plugstack_lines=[...], nodes=3, prolog_flags=..., ...)`` -> running
     :class:`testbed.multinode.MultiNode` (nodes n1..nN in their own net/UTS/mount namespaces;
     ``.run`` runs clients on the login node, ``.node_run(node, args)`` runs as root inside a node)."""
@@ -138,7 +138,7 @@ def multinode(munge, holder):
     def get(plugstack_lines=(), nodes=3, prolog_flags="Alloc,Contain", proctrack="proctrack/linuxproc",
             extra_conf=()):
         spec = SlurmSpec(tuple(plugstack_lines), prolog_flags, proctrack, tuple(extra_conf))
-        return tb_multinode.up(holder, spec, nodes)
+        return tb_multinode.up(testbed_holder, spec, nodes)
 
     yield get
-    tb_multinode.down(holder)
+    tb_multinode.down(testbed_holder)
