@@ -129,6 +129,7 @@ def _write(layout: Layout, spec: SlurmSpec) -> None:
         (layout.base / sub).mkdir(mode=0o755, exist_ok=True)
     for path, text in _wanted(layout, spec).items():
         path.write_text(text)
+    (layout.conf.parent / "cgroup.conf").write_text("CgroupPlugin=autodetect\n")
 
 
 def start(layout: Layout) -> None:
@@ -161,6 +162,18 @@ def stop(layout: Layout) -> None:
     for pidfile in _pids(layout):
         stop_pid(read_pid(pidfile), timeout=15)
         pidfile.unlink(missing_ok=True)
+    remove_cgroups(layout)
+
+
+def remove_cgroups(layout: Layout) -> None:
+    """Remove the empty ``slurm_<node>`` cgroups proctrack/cgroup leaves behind."""
+    for node in layout.nodes:
+        for top in Path("/sys/fs/cgroup").glob(f"*/slurm_{node.name}"):
+            for dirpath, _, _ in sorted(os.walk(top), key=lambda entry: -len(entry[0])):
+                try:
+                    os.rmdir(dirpath)
+                except OSError:
+                    pass
 
 
 def acquire(holder: str, layout: Layout, spec: SlurmSpec, service: str = SERVICE,

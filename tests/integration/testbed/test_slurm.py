@@ -52,3 +52,10 @@ def test_plugstack_change_restarts_with_new_plugstack(slurm, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert set(changed.log_paths) == {"slurmctld", f"slurmd-{socket.gethostname()}"}
     assert all(p.exists() for p in changed.log_paths.values())
+
+
+def test_proctrack_cgroup_cluster_runs_steps(slurm):
+    cluster = slurm(proctrack="proctrack/cgroup", prolog_flags="")
+    proc = cluster.run(["srun", "-N1", "sh", "-c", "cat /proc/self/cgroup | grep freezer"], user="shifteruser")
+    assert proc.returncode == 0, proc.stderr
+    assert f"/slurm_{cluster.nodes[0]}/uid_" in proc.stdout
