@@ -21,7 +21,6 @@ from .. import command, config as configmod, environment, imagespec, meta as met
 from .. import modules as modulesmod, options as optionsmod, state, volumes as volmod
 from ..errors import ImageError, ShifterError
 from . import enter, execute, privs, userns
-from .lookup import resolve_identifier
 
 NOT_ROOT = ("shifter: root may not run shifter (run it as the user; root prepares "
             "containers with setupRoot)")
@@ -78,7 +77,11 @@ def launch(argv: list[str], environ: dict[str, str]) -> int:
     selection = imagespec.select_image(opts.image, environ, config)
     if selection is None:
         raise ImageError("no image given: use --image=<type>:<tag> (or SHIFTER_IMAGE)")
-    ident = resolve_identifier(selection.spec, config)
+    if selection.spec.needs_lookup:
+        from .lookup import resolve_identifier
+        ident = resolve_identifier(selection.spec, config)
+    else:
+        ident = selection.spec.tag
     user = _lookup_user(config, uid)
     groups = [gid, *(g for g in os.getgroups() if g != gid)]
     meta, image_path = _image_meta(config, selection.spec, ident)

@@ -1,4 +1,4 @@
-"""Image identifier of a selection: ``id:``/``local:`` carry it; tags ask the gateway.
+"""Image identifier of a tag (``docker:``/``custom:``), asked of the gateway.
 
 Tags are resolved by ``shifter_imagegw.client.api.GatewayClient`` (the
 ``imageGateway`` URLs with failover, ``gatewayTimeout``, a munge credential of
@@ -12,9 +12,7 @@ from ..imagespec import ImageSpec
 
 
 def resolve_identifier(spec: ImageSpec, config: UdiRootConfig) -> str:
-    """The image id for ``spec`` (the tag itself for ``id`` and ``local``)."""
-    if not spec.needs_lookup:
-        return spec.tag
+    """The READY image id the gateway has for a ``docker``/``custom`` ``spec``."""
     from shifter_imagegw.client.api import GatewayClient, GatewayError
     if not config.system:
         raise ImageError(f"image '{spec}': no 'system' configured in {config.path}")

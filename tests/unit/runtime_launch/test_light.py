@@ -1,0 +1,117 @@
+"""The light ``dataclasses``/``typing`` stand-ins used on the launch hot path."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from shifter_runtime.launch import light
+
+pytestmark = pytest.mark.unit
+
+RUNTIME = str(Path(__file__).resolve().parents[3] / "runtime")
+
+
+@light.dataclass
+class Record:
+    name: str
+    items: list = light.field(default_factory=list)
+    count: int = 3
+
+
+@light.dataclass(frozen=True)
+class Frozen:
+    a: int
+    b: str = "x"
+
+
+@light.dataclass
+class Child(Record):
+    extra: str = "e"
+
+    def __post_init__(self) -> None:
+        self.seen = True
+
+
+def test_init_defaults_and_factories_are_per_instance():
+    one, two = Record("a"), Record("b", count=5)
+    one.items.append(1)
+    assert (one.name, one.items, one.count) == ("a", [1], 3)
+    assert (two.name, two.items, two.count) == ("b", [], 5)
+
+
+def test_missing_and_unexpected_arguments_raise():
+    with pytest.raises(TypeError, match="missing argument 'name'"):
+        Record()
+    with pytest.raises(TypeError, match="unexpected"):
+        Record("a", bogus=1)
+    with pytest.raises(TypeError, match="too many"):
+        Frozen(1, "b", 3)
+
+
+def test_frozen_records_are_read_only_and_hashable():
+    rec = Frozen(1)
+    with pytest.raises(AttributeError):
+        rec.a = 2
+    assert rec == Frozen(1, "x") and rec != Frozen(2)
+    assert len({rec, Frozen(1)}) == 1
+
+
+def test_inheritance_repr_and_post_init():
+    child = Child("n", extra="z")
+    assert (child.name, child.count, child.extra, child.seen) == ("n", 3, "z", True)
+    assert repr(child) == "Child(name='n', items=[], count=3, extra='z')"
+    assert Record("a") == Record("a") and Record("a") != Child("a")
+
+
+def _python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True,
+                          text=True, timeout=30)
+
+
+def test_launch_imports_neither_inspect_nor_typing():
+    """The hot path must not pull the heavy modules back in (startup-time guard)."""
+    proc = _python(
+        f"import sys; sys.path.insert(0, {RUNTIME!r})\n"
+        "from shifter_runtime.launch import light; light.install()\n"
+        "import shifter_runtime.launch.flow\n"
+        "heavy = sorted({'inspect', 'ast', 're', 'json'} & set(sys.modules))\n"
+        "print(heavy, type(sys.modules['typing']).__name__, sys.modules['typing'].__doc__)\n")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[] module light stand-in for typing"
+
+
+def test_pure_records_work_under_the_stand_ins():
+    proc = _python(
+        f"import sys; sys.path.insert(0, {RUNTIME!r})\n"
+        "from shifter_runtime.launch import light; light.install()\n"
+        "from shifter_runtime.options import parse_options\n"
+        "from shifter_runtime.config import parse_config\n"
+        "from shifter_runtime.state import ContainerState\n"
+        "o = parse_options(['-e', 'A=1', '--image=id:x', 'ls'])\n"
+        "c = parse_config('udiMount=/u\\nloopMount=/l\\nimagePath=/i\\nudiRootPath=/r\\n"
+        "etcPath=/e\\nrootfsType=tmpfs\\nsiteFs=/home:/home\\n')\n"
+        "print(o.env, o.image, o.args, c.udi_mount, [v.target for v in c.site_fs],\n"
+        "      ContainerState('i', 'u').to_json())\n")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == ("[('A', '1')] id:x ['ls'] /u ['/home'] "
+                                   '{"identifier":"i","user":"u","volMap":"","modules":""}')
+
+
+def test_other_names_fall_back_to_the_real_modules():
+    proc = _python(
+        f"import sys; sys.path.insert(0, {RUNTIME!r})\n"
+        "from shifter_runtime.launch import light; light.install()\n"
+        "from typing import Any, Mapping\n"
+        "import dataclasses\n"
+        "print(Any, Mapping.__module__, dataclasses.fields.__module__)\n")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["typing.Any", "collections.abc", "dataclasses"]
+
+
+def test_install_is_a_no_op_once_the_real_modules_are_loaded():
+    import dataclasses
+    light.install()
+    assert sys.modules["dataclasses"] is dataclasses
