@@ -24,12 +24,16 @@ def leak_check(tmp_path_factory):
     """
     from testbed import leaks
     basetemp = str(tmp_path_factory.getbasetemp())
-    before = leaks.snapshot()
+    before, orphans_before = leaks.snapshot(), set(leaks.orphan_daemons())
+
+    def new_leaks() -> list[str]:
+        return leaks.snapshot().minus(before) + [d for d in leaks.orphan_daemons() if d not in orphans_before]
+
     yield
-    found = leaks.snapshot().minus(before) + leaks.orphan_daemons()
+    found = new_leaks()
     if found:
         time.sleep(0.5)  # lazy unmounts and exiting helpers get a moment
-        found = leaks.snapshot().minus(before) + leaks.orphan_daemons()
+        found = new_leaks()
     if found and leaks.other_sessions():
         _UNATTRIBUTED_LEAKS.extend(item for item in found if basetemp not in item)
         found = [item for item in found if basetemp in item]
