@@ -1,17 +1,19 @@
 """``python -m testbed up|down|status``: the test bed for humans, the demo and benchmarks.
 
-``up`` takes leases as holder ``cli`` (kept until ``down``), so it shares daemons
-with concurrent pytest sessions the same way they share them with each other.
+``up`` takes leases as holder ``cli`` (or ``$SHIFTER_TESTBED_HOLDER``), kept until
+``down``, so it shares daemons with concurrent pytest sessions the same way they
+share them with each other.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from testbed import leaks, lease
 from testbed.procs import TestbedError
 
-HOLDER = "cli"
+HOLDER = os.environ.get("SHIFTER_TESTBED_HOLDER", "cli")
 IMAGES = ("busybox", "busybox-oci", "multiarch", "tricky")
 
 
