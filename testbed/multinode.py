@@ -38,6 +38,15 @@ def layout_for(count: int) -> Layout:
 class MultiNode(Slurm):
     """A running namespace cluster; clients run in the root namespaces (the login node)."""
 
+    @property
+    def shared(self) -> Path:
+        """A directory whose later mounts (made in the root namespace) propagate into every node."""
+        return self.layout.base / "shared"
+
+    def node_dir(self, node: str) -> Path:
+        """Node ``node``'s private files: ``var/udiMount``, ``var/udiLoopMount`` (its bind sources)."""
+        return self.layout.base / "nodes" / node
+
     def holder_pid(self, node: str) -> int:
         pid = read_pid(self.layout.base / "run" / f"holder-{node}.pid")
         if pid is None:

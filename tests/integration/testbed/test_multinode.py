@@ -1,6 +1,8 @@
 """The namespace cluster: three hosts with their own names, addresses and mounts."""
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slurm, pytest.mark.multinode]
@@ -43,3 +45,29 @@ def test_batch_job_spans_nodes_as_user(cluster, test_users):
     assert cluster.wait_job(job) == "COMPLETED"
     with open(f"{user.home}/mn-{job}.out") as out:
         assert out.read() == "n1\nn2\nn3\n"
+
+
+def test_mount_in_shared_dir_reaches_every_node(cluster, tmp_path):
+    target = cluster.shared / "probe"
+    target.mkdir(exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "probe", str(target)], check=True)
+    try:
+        (target / "hello").write_text("shared\n")
+        proc = cluster.run(["srun", "-N3", "cat", str(target / "hello")])
+        assert proc.stdout == "shared\n" * 3, proc.stderr
+    finally:
+        subprocess.run(["umount", str(target)], check=True)
+        target.rmdir()
+
+
+def test_mount_inside_a_node_stays_in_that_node(cluster):
+    mnt = "/var/udiMount"
+    assert cluster.node_run("n2", ["mount", "-t", "tmpfs", "-o", "size=1m", "n2only", mnt]).returncode == 0
+    try:
+        seen = {n: cluster.node_run(n, ["grep", "-c", "^n2only ", "/proc/self/mounts"]).stdout.strip()
+                for n in cluster.nodes}
+        assert seen == {"n1": "0", "n2": "1", "n3": "0"}
+        with open("/proc/self/mounts") as mounts:
+            assert "n2only" not in mounts.read()
+    finally:
+        cluster.node_run("n2", ["umount", mnt])
