@@ -11,11 +11,9 @@ hardlinks, so a consumer such as ``tar2sqfs`` never sees a forward reference.
 """
 from __future__ import annotations
 
-import gzip
 import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import BinaryIO
 
 WHITEOUT = ".wh."
@@ -102,7 +100,7 @@ def _entry(index: int, info: tarfile.TarInfo) -> Entry:
 
 def _members(fileobj: BinaryIO) -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo]]:
     try:
-        with tarfile.open(fileobj=fileobj, mode="r|", bufsize=BUFSIZE) as tar:
+        with tarfile.open(fileobj=fileobj, mode="r:") as tar:    # forward seeks only
             for info in tar:
                 yield tar, info
     except (tarfile.TarError, EOFError, OSError, ValueError) as err:
@@ -256,10 +254,26 @@ def _info(path: str, kind: str, entry: Entry | None) -> tarfile.TarInfo:
     return info
 
 
+class _Sink:
+    """Write-only, position-counting wrapper: lets tarfile's fast ``w:`` mode write to a pipe."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.pos = 0
+
+    def write(self, data: bytes) -> int:
+        self.out.write(data)
+        self.pos += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.pos
+
+
 def write_merged(plan: Plan, open_layer: Callable[[int], BinaryIO], out: BinaryIO,
                  on_bytes: Callable[[int], None] | None = None) -> None:
     """Pass 2: write the merged tree as one POSIX tar stream to ``out``."""
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=BUFSIZE,
+    with tarfile.open(fileobj=_Sink(out), mode="w:", format=tarfile.PAX_FORMAT,
                       encoding="utf-8", errors="surrogateescape") as tar:
         tar.copybufsize = BUFSIZE
         for path, entry, kind in plan.headers:
@@ -287,17 +301,3 @@ def write_merged(plan: Plan, open_layer: Callable[[int], BinaryIO], out: BinaryI
             info.mode = 0o644
             info.linkname = target
             tar.addfile(info)
-
-
-def open_layer(path: Path) -> BinaryIO:
-    """Open a layer blob, decompressing gzip or zstd by its magic bytes."""
-    fh = open(path, "rb")
-    magic = fh.read(4)
-    fh.seek(0)
-    if magic[:2] == b"\x1f\x8b":
-        fh.close()
-        return gzip.open(path, "rb")
-    if magic == b"\x28\xb5\x2f\xfd":
-        import zstandard
-        return zstandard.ZstdDecompressor().stream_reader(fh, read_size=BUFSIZE, closefd=True)
-    return fh

@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .flatten import FlattenError, Plan, index_layer, open_layer, plan_merge, write_merged
+from .flatten import FlattenError, Plan, index_layer, plan_merge, write_merged
+from .layerio import open_layer
 
 
 class ConversionError(Exception):

@@ -6,7 +6,8 @@ import tarfile
 import pytest
 import zstandard
 
-from shifter_imagegw.flatten import FlattenError, index_layer, normalize, open_layer, plan_merge, write_merged
+from shifter_imagegw.flatten import FlattenError, index_layer, normalize, plan_merge, write_merged
+from shifter_imagegw.layerio import open_layer
 
 pytestmark = pytest.mark.unit
 
@@ -214,3 +215,25 @@ def test_open_layer_detects_gzip_zstd_and_plain(tmp_path):
         path.write_bytes(data)
         with open_layer(path) as fh:
             assert [e.path for e in index_layer(fh)] == ["x"]
+
+
+def test_multi_member_gzip_and_big_layers_stream(tmp_path):
+    big = layer(*[("file", f"d/f{i}", bytes([i % 251]) * (300_000 + i)) for i in range(12)])
+    path = tmp_path / "multi.gz"
+    path.write_bytes(gzip.compress(big[:700_000]) + gzip.compress(big[700_000:]))
+    with open_layer(path) as fh:
+        entries = index_layer(fh)
+    assert [e.size for e in entries] == [300_000 + i for i in range(12)]
+    out = io.BytesIO()
+    write_merged(plan_merge([entries]), lambda i: open_layer(path), out)
+    assert len(out.getvalue()) > 12 * 300_000
+
+
+def test_truncated_or_corrupt_gzip_layer_is_a_clean_error(tmp_path):
+    data = gzip.compress(layer(("file", "x", "y" * 100_000)))
+    for name, raw in [("trunc", data[: len(data) // 2]), ("corrupt", data[:20] + b"\xff" * 40 + data[60:])]:
+        path = tmp_path / name
+        path.write_bytes(raw)
+        with pytest.raises(FlattenError, match="not a readable tar archive"):
+            with open_layer(path) as fh:
+                index_layer(fh)
