@@ -188,7 +188,11 @@ def acquire(holder: str, layout: Layout, spec: SlurmSpec, service: str = SERVICE
                 if not current:
                     stop_fn(layout)
                     _write(layout, spec)
-                    start_fn(layout)
+                    try:
+                        start_fn(layout)
+                    except BaseException:
+                        stop_fn(layout)  # nothing half-made
+                        raise
                 lease.take(service, holder)
                 return
         if time.monotonic() > deadline:

@@ -59,3 +59,10 @@ def test_proctrack_cgroup_cluster_runs_steps(slurm):
     proc = cluster.run(["srun", "-N1", "sh", "-c", "cat /proc/self/cgroup | grep freezer"], user="shifteruser")
     assert proc.returncode == 0, proc.stderr
     assert f"/slurm_{cluster.nodes[0]}/uid_" in proc.stdout
+
+
+def test_bad_config_fails_cleanly_and_next_cluster_works(slurm):
+    from testbed.procs import TestbedError
+    with pytest.raises(TestbedError, match="slurmctld"):
+        slurm(extra_conf=["NoSuchSlurmOption=1"])
+    assert slurm(prolog_flags="").run(["srun", "-N1", "true"]).returncode == 0
