@@ -40,6 +40,14 @@ def _op(summary: str, ok: dict[str, Any], params: list[str], body: dict | None =
     return op
 
 
+def _metrics_op() -> dict[str, Any]:
+    op = _op("Last lookups (admin; [] for others)", {"type": "array"}, ["system"],
+             errors=(400, 401, 404))
+    op["parameters"].append({"name": "limit", "in": "query", "required": False,
+                             "schema": {"type": "integer", "default": 10, "minimum": 0}})
+    return op
+
+
 def openapi_document() -> dict[str, Any]:
     img = ["system", "itype", "tag"]
     acl = {"type": "object", "properties": {
@@ -66,9 +74,12 @@ def openapi_document() -> dict[str, Any]:
                 "Import a squashfs file (ImportUsers)", _RECORD, img, imp, (400, 401, 403, 404))},
             "/api/expire/{system}/{itype}/{tag}/": {"get": _op("Expire an image (admin)", status, img)},
             "/api/autoexpire/{system}/": {"get": _op("Expire old images (admin)", status, ["system"])},
-            "/api/metrics/{system}/": {"get": {**_op("Last lookups (admin)", {"type": "array"},
-                                                     ["system"], errors=(400, 401, 404)),
-                                               }},
+            "/api/metrics/{system}/": {"get": _metrics_op()},
+            "/api/login/{system}/{location}/": {"post": _op(
+                "Check the payload's registry credentials for a location", {
+                    "type": "object", "properties": {"ok": {"type": "boolean"},
+                                                     "message": {"type": "string"}}},
+                ["system", "location"], errors=(400, 401, 404))},
             "/api/queue/{system}/": {"get": _op("Requests not yet READY", {
                 "type": "object", "properties": {"list": {"type": "array"}}}, ["system"])},
             "/metrics": {"get": {"summary": "Prometheus metrics",

@@ -154,13 +154,18 @@ class WorkerPool:
             self.active.add(ident)
         try:
             rec = self.store.get(ident)
+            LOG.info("job %s: %s %s:%s started", ident, job.__name__.removeprefix("_do_"),
+                     rec.itype, rec.pulltag)
             outcome = job(rec, arg)
             self.manager.complete(ident, outcome)
+            LOG.info("job %s: %s:%s READY as %s", ident, rec.itype, rec.pulltag, outcome.id)
         except Exception as exc:  # every failure ends as FAILURE with a reason
             from .pipeline import PullError
             reason = str(exc) if isinstance(exc, PullError) else f"{type(exc).__name__}: {exc}"
             if not isinstance(exc, PullError):
                 LOG.exception("job %s failed", ident)
+            else:
+                LOG.warning("job %s failed: %s", ident, reason)
             self._safe(self.store.update, ident, {
                 "status": "FAILURE", "status_message": " ".join(reason.split()) or "failed",
                 "last_heartbeat": time.time()})
