@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Mapping
 
 from shifter_slurm import options, siteconf
 from shifter_slurm.errors import ShifterSlurmError
+from shifter_slurm.plugconf import DEFAULT_CONFIG
 
 if TYPE_CHECKING:
     from shifter_runtime.config import UdiRootConfig
@@ -62,12 +63,19 @@ def pin(req: options.Request, site: "UdiRootConfig", environ: Mapping[str, str])
     return inherited_pin(req, environ) or lookup(site, req.image_type or "", req.image or "")
 
 
-def job_environment(req: options.Request, identifier: str, pubkey: str | None) -> dict[str, str]:
+def image_request(req: options.Request, environ: Mapping[str, str]) -> str:
+    """What the user asked for; a step of a job keeps the job's original tag."""
+    if req.image_type == "id" and environ.get("SHIFTER_IMAGE") == req.image:
+        return environ.get("SHIFTER_IMAGEREQUEST") or req.image
+    return req.image or ""
+
+
+def job_environment(req: options.Request, identifier: str, request: str, pubkey: str | None) -> dict[str, str]:
     """Variables set in the job env and job-control env (prolog: SPANK_<name>)."""
     env = {
         "SHIFTER_IMAGE": identifier,
         "SHIFTER_IMAGETYPE": "local" if req.image_type == "local" else "id",
-        "SHIFTER_IMAGEREQUEST": req.image or "",
+        "SHIFTER_IMAGEREQUEST": request,
     }
     if req.volumes:
         env["SHIFTER_VOLUME"] = req.volumes
@@ -112,15 +120,19 @@ def init_post_opt(spank: "Spank", conf: "PlugConf") -> int:
         raise ShifterSlurmError(f"local images are not allowed on this system (allowLocalChroot=0 in {site.path})")
     identifier = pin(req, site, os.environ)
     pubkey = ssh_pubkey(os.path.expanduser("~")) if conf.enable_sshd else None
-    for name, value in job_environment(req, identifier, pubkey).items():
+    for name, value in job_environment(req, identifier, image_request(req, os.environ), pubkey).items():
         spank.job_control_setenv(name, value)
         if name != "SHIFTER_SSH_PUBKEY":
             spank.setenv(name, value)
-    # nested sruns re-read the options from these variables: give them the pin
-    # and every --volume (Slurm forwards only the last one)
-    prefix = "SLURM_SPANK__SLURM_SPANK_OPTION_shifter_" + ("shifter." if conf.long_options else "")
+    if conf.shifter_config != DEFAULT_CONFIG:
+        spank.setenv("SHIFTER_CONFIG", conf.shifter_config)  # `shifter` in the job reads the same site config
+    # A step started inside the job (srun in a batch script) re-reads the options
+    # from SLURM_SPANK__SLURM_SPANK_OPTION_shifter_*, which Slurm fills with the
+    # last value of each option; the job-control copies below replace them with
+    # the pinned id and every --volume.
+    prefix = "_SLURM_SPANK_OPTION_shifter_" + ("shifter." if conf.long_options else "")
     if req.image_type != "local":
-        spank.setenv(prefix + "image", f"id:{identifier}")
+        spank.job_control_setenv(prefix + "image", f"id:{identifier}")
     if req.volumes:
-        spank.setenv(prefix + "volume", req.volumes)
+        spank.job_control_setenv(prefix + "volume", req.volumes)
     return 0

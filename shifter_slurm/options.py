@@ -54,7 +54,7 @@ def parse_image(text: str, default_type: str | None, what: str) -> tuple[str, st
     allowed = _TAG_CHARS | ({"/"} if itype in ("docker", "local") else set())
     if itype == "id":
         allowed = _ID_CHARS
-    bad = sorted(set(tag) - allowed)
+    bad = [c for c in tag if c not in allowed]
     if bad:
         raise ShifterSlurmError(f"{what}: character '{bad[0]}' not allowed in {itype} image '{tag}'")
     return itype, tag

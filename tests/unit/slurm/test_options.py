@@ -83,6 +83,7 @@ def test_good_repeated_volumes_pass_unchanged():
     ("", "--image: '' has no image type and defaultImageType is not set"),
     ("docker:", "--image: empty image name in 'docker:'"),
     ("id:xyz", "--image: character 'x' not allowed in id image 'xyz'"),
+    ("id:nothex", "--image: character 'n' not allowed in id image 'nothex'"),
     ("docker:a b", "--image: character ' ' not allowed in docker image 'a b'"),
     ("custom:a/b", "--image: character '/' not allowed in custom image 'a/b'"),
 ])

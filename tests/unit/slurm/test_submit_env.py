@@ -1,6 +1,6 @@
 import pytest
 
-from shifter_slurm.allocator import inherited_pin, job_environment, pin
+from shifter_slurm.allocator import image_request, inherited_pin, job_environment, pin
 from shifter_slurm.options import Request
 
 pytestmark = pytest.mark.unit
@@ -9,7 +9,7 @@ TAG = Request(image_type="docker", image="busybox:latest")
 
 
 def test_job_environment_for_a_pinned_tag():
-    env = job_environment(Request("docker", "busybox:latest", "/a:/b", "mpich"), "f00d", None)
+    env = job_environment(Request("docker", "busybox:latest", "/a:/b", "mpich"), "f00d", "busybox:latest", None)
     assert env == {
         "SHIFTER_IMAGE": "f00d", "SHIFTER_IMAGETYPE": "id", "SHIFTER_IMAGEREQUEST": "busybox:latest",
         "SHIFTER_VOLUME": "/a:/b", "SHIFTER_MODULE": "mpich",
@@ -17,7 +17,7 @@ def test_job_environment_for_a_pinned_tag():
 
 
 def test_job_environment_for_ccm_with_key():
-    env = job_environment(Request("local", "/", ccm=True), "/", "ssh-ed25519 AAAA shifter")
+    env = job_environment(Request("local", "/", ccm=True), "/", "/", "ssh-ed25519 AAAA shifter")
     assert env["SHIFTER_IMAGETYPE"] == "local"
     assert env["SHIFTER_CCM"] == "1"
     assert env["SHIFTER_SSH_PUBKEY"] == "ssh-ed25519 AAAA shifter"
@@ -41,3 +41,10 @@ def test_step_inside_a_job_keeps_the_jobs_pin():
 ])
 def test_no_inherited_pin_outside_a_job_or_for_another_tag(env):
     assert inherited_pin(TAG, env) is None
+
+
+def test_step_of_a_pinned_job_keeps_the_original_tag_as_request():
+    env = {"SHIFTER_IMAGE": "f00d", "SHIFTER_IMAGEREQUEST": "busybox:latest"}
+    assert image_request(Request("id", "f00d"), env) == "busybox:latest"
+    assert image_request(Request("id", "beef"), env) == "beef"
+    assert image_request(TAG, env) == "busybox:latest"

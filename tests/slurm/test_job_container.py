@@ -1,0 +1,93 @@
+"""Prolog builds the job's container with setupRoot; epilog leaves the node clean, whatever happened."""
+import time
+from pathlib import Path
+
+import pytest
+
+from slurmsite import MEMORY_CGROUP, USER
+
+pytestmark = [pytest.mark.slurm, pytest.mark.integration]
+SHIFTER = "/opt/shifter/bin/shifter"
+
+
+def wait_for(pred, what, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def job_cgroup(uid: int, job: str) -> Path:
+    return Path(MEMORY_CGROUP) / "shifter" / f"uid_{uid}" / f"job_{job}"
+
+
+def test_exclusive_job_runs_in_the_prepared_container(cluster, site, user_dir, test_users):
+    out = user_dir / "out"
+    uid = test_users[0].uid
+    script = (f"{SHIFTER} cat /etc/os-release /var/hostsfile; grep -c . /proc/mounts; "
+              f"test -d {job_cgroup(uid, '$SLURM_JOB_ID')} && echo CGROUP")
+    job = cluster.run(["sbatch", "--parsable", "--exclusive", "-o", str(out), f"--image=id:{site.busybox}",
+                       "--wrap", f"srun bash -c '{script}'"], user=USER, check=True).stdout.strip()
+    assert cluster.wait_job(job) == "COMPLETED", out.read_text() if out.exists() else "no output"
+    text = out.read_text()
+    assert "BusyBox" in text or "busybox" in text, text
+    assert f"{cluster.nodes[0]}\n" in text, "/var/hostsfile does not list the node"
+    assert "CGROUP" in text, "the job's shifter memory cgroup was not created"
+    assert site.settle() == []
+    assert not job_cgroup(uid, job).exists()
+
+
+def test_shared_node_job_gets_no_prepared_container(cluster, site):
+    proc = cluster.run(["srun", f"--image=id:{site.busybox}", "bash", "-c", f"test -e {site.udi_mount}/var/shifterConfig.json; echo $?"],
+                       user=USER)
+    assert proc.stdout.strip() == "1", "setupRoot ran for a job that shares its node"
+    assert "shares its nodes: no setupRoot" in cluster.log_paths["slurmd-" + cluster.nodes[0]].read_text()
+
+
+def start_sleeper(cluster, site, user_dir):
+    job = cluster.run(["sbatch", "--parsable", "--exclusive", "-o", str(user_dir / "out"),
+                       f"--image=id:{site.busybox}", "--wrap", f"srun {SHIFTER} sleep 300"],
+                      user=USER, check=True).stdout.strip()
+    wait_for(lambda: (site.udi_mount / "var" / "shifterConfig.json").exists()
+             and cluster.run(["squeue", "-h", "-s", "-j", job, "-o", "%i"]).stdout.count(f"{job}.0") == 1,
+             "the job's step to run in its container")
+    return job
+
+
+def test_scancel_leaves_the_node_clean(cluster, site, user_dir):
+    job = start_sleeper(cluster, site, user_dir)
+    cluster.run(["scancel", job], check=True)
+    cluster.wait_job(job)
+    assert site.settle() == []
+
+
+def test_killed_step_leaves_the_node_clean(cluster, site, user_dir, test_users):
+    job = start_sleeper(cluster, site, user_dir)
+
+    def sleepers():
+        return cluster.run(["pgrep", "-u", str(test_users[0].uid), "-f", "sleep 300"]).stdout.split()
+
+    wait_for(sleepers, "the step's sleep to run")
+    cluster.run(["kill", "-9", *sleepers()], check=True)
+    assert cluster.wait_job(job) in ("COMPLETED", "FAILED")
+    assert site.settle() == []
+
+
+def test_failed_prolog_says_why_and_leaves_the_node_clean(cluster, site, user_dir):
+    missing = "ab" * 32
+    out = user_dir / "out"
+    job = cluster.run(["sbatch", "--parsable", "--exclusive", "-o", str(out), f"--image=id:{missing}",
+                       "--wrap", "true"], user=USER, check=True).stdout.strip()
+    node = cluster.nodes[0]
+    try:
+        wait_for(lambda: "drain" in cluster.node_states().get(node, ""), "the failed prolog to drain the node")
+        wait_for(out.exists, "the job's error file")
+        assert f"shifter: prolog on {node}: setupRoot failed on {node}:" in out.read_text()
+        log = cluster.log_paths[f"slurmd-{node}"].read_text()
+        assert f"shifter: setupRoot failed on {node}:" in log
+        reason = cluster.run(["sinfo", "-h", "-n", node, "-o", "%E"]).stdout.strip()
+        assert reason == "Prolog error", f"the drained node is not reported: {reason!r}"
+        assert site.settle() == []
+    finally:
+        cluster.run(["scancel", job])
+        cluster.resume()
