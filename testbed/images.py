@@ -36,6 +36,7 @@ from testbed.layercache import cached_layers, pkg_version
 from testbed.oci import Entry, ImageConfig, Layer, directory, file, hardlink, make_layer, symlink
 from testbed.paths import cache_dir
 from testbed.procs import TestbedError, run
+from testbed.push import push_manifest
 from testbed.registry import Registry
 
 BUSYBOX = Path("/bin/busybox")
@@ -216,7 +217,6 @@ def _remote_digest(reg: Registry, built: Built) -> str | None:
 
 def ensure_pushed(reg: Registry, name: str) -> str:
     """Push image ``name`` to ``reg`` unless it is there; return ``host/repo:tag``."""
-    from testbed.push import push_manifest
     built = build(name)
     if _remote_digest(reg, built) != built.digest:
         push_manifest(reg, built.repo, built.tag, built.body, built.media_type)
