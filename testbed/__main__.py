@@ -50,6 +50,10 @@ def _up(args: argparse.Namespace) -> None:
 
 def _down(args: argparse.Namespace) -> None:
     from testbed import munge, multinode, registry, slurm
+    if args.force:
+        for service in leaks.SERVICE_PIDFILES:
+            for name in lease.holders(service):
+                lease.give(service, name)
     multinode.down(HOLDER)
     slurm.down(HOLDER)
     registry.down("open", HOLDER)
@@ -79,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--plugstack-line", action="append", default=[], metavar="LINE",
                     help="a plugstack.conf line, e.g. 'required /opt/shifter/lib/shifter_slurm.so ...'")
     up.add_argument("--prolog-flags", default="Alloc,Contain", help="PrologFlags (empty for none)")
-    sub.add_parser("down", help="release what 'up' took; stop what nobody else uses")
+    down = sub.add_parser("down", help="release what 'up' took; stop what nobody else uses")
+    down.add_argument("--force", action="store_true", help="drop every lease first (after a crashed session)")
     sub.add_parser("status", help="show services, pids and lease holders")
     args = parser.parse_args(argv)
     try:
