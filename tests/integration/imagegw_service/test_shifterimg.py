@@ -1,6 +1,7 @@
 """``shifterimg`` end to end, run by an unprivileged user against a real gateway."""
 import json
 import os
+import pty
 import re
 import stat
 import subprocess
@@ -15,6 +16,10 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def udiroot(gateway):
+    return write_udiroot(gateway)
+
+
+def write_udiroot(gateway):
     """A root-owned udiRoot.conf pointing at the gateway (plus a dead one for failover)."""
     conf = gateway.root / "udiRoot.conf"
     conf.write_text(
@@ -127,3 +132,34 @@ def test_login_checks_registry_and_stores_munged_creds(gateway_factory, registry
     assert pull.returncode == 0 and "status: READY" in pull.stdout, pull.stdout + pull.stderr
     cred.unlink()
     os.rmdir(cred.parent)
+
+
+def test_pull_on_a_terminal_draws_a_progress_bar(gateway_factory, registry_proxy, images,
+                                                 test_users):
+    images["debian"]  # ~100 MB of layers, throttled so the download takes a few seconds
+    registry_proxy.delay_per_chunk = 0.003
+    gw = gateway_factory(registry_url=registry_proxy.url)
+    conf = write_udiroot(gw)
+    user = test_users[0]
+    master, slave = pty.openpty()
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": SRC_PATH, "HOME": user.home,
+           "SHIFTER_CONFIG": str(conf)}
+    proc = subprocess.Popen([PY, "-m", "shifter_imagegw.client.cli", "pull",
+                             "test/debian:bookworm"],
+                            env=env, stdout=slave, stderr=slave, user=user.uid, group=user.gid,
+                            extra_groups=[], cwd="/")
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert proc.wait(120) == 0
+    out = b"".join(chunks).decode()
+    assert "\r\x1b[2K" in out and out.rstrip().endswith("status: READY")
+    assert re.search(r"status: PULLING \[#+\.*\] [1-9][\d.]*/\d+\.\d MB", out), out
