@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import sys
 
 NOT_FOUND = 127
@@ -52,8 +53,11 @@ def exec_command(argv: list[str], env: dict[str, str]) -> int:
     container's PATH); return the status to exit with if that fails.
 
     Written out rather than ``os.execvpe`` because nothing may be imported
-    once the host's file system is gone.
+    once the host's file system is gone.  The signals Python ignores
+    (SIGPIPE, SIGXFSZ) get their default action back first.
     """
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores these; exec would keep that
+        signal.signal(sig, signal.SIG_DFL)
     failure: OSError | None = None
     for candidate in _candidates(argv[0], env):
         try:

@@ -70,7 +70,11 @@ def _refuse_root_features(config: UdiRootConfig, modules: list[ModuleConfig],
 
 def start_squashfuse(image_fd: int, mountpoint: str, uid: int, gid: int) -> int:
     """Mount a FUSE connection on ``mountpoint`` and serve it with squashfuse; return its pid."""
-    fuse_fd = os.open("/dev/fuse", os.O_RDWR | os.O_CLOEXEC)
+    try:
+        fuse_fd = os.open("/dev/fuse", os.O_RDWR | os.O_CLOEXEC)
+    except OSError as err:
+        raise PrivateBuildError(f"/dev/fuse: {err.strerror}: a container without setupRoot "
+                                "needs FUSE for users (ask the site)") from None
     try:
         libc.mount("squashfuse", mountpoint, "fuse.squashfuse",
                    libc.MS_NOSUID | libc.MS_NODEV | libc.MS_RDONLY,

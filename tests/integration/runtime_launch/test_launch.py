@@ -95,6 +95,14 @@ def test_exit_status_passed_through(shifter):
     assert shifter(USER, "--image=id:plain", "/bin/notexec").returncode == 126
 
 
+def test_command_gets_default_sigpipe(shifter):
+    """Python ignores SIGPIPE and SIGXFSZ; the user's command must not inherit that."""
+    proc = shifter(USER, "--image=id:plain", "sh", "-c", "grep SigIgn /proc/self/status")
+    ignored = int(proc.stdout.split()[1], 16)
+    assert not ignored & (1 << 12), f"SIGPIPE ignored: {proc.stdout}"
+    assert not ignored & (1 << 24), f"SIGXFSZ ignored: {proc.stdout}"
+
+
 def test_setuid_root_and_file_capability_binaries_are_inert(shifter, test_users, launch_site):
     uid = str(test_users[0].uid)
     proc = shifter(USER, "--image=id:plain", "sh", "-c",
