@@ -22,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     except ShifterError as err:
         print(f"shifter: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("shifter: interrupted", file=sys.stderr)
+        return 130
     except OSError as err:
         where = f" {err.filename}" if err.filename else ""
         print(f"shifter:{where}: {err.strerror}", file=sys.stderr)

@@ -1,0 +1,65 @@
+"""Pure parts of the private container: refused root-only features, site /etc files."""
+from __future__ import annotations
+
+import os
+import pwd
+
+import pytest
+
+from shifter_runtime.config import ModuleConfig, parse_config
+from shifter_runtime.launch.etc import write_site_etc
+from shifter_runtime.launch.private import PrivateBuildError, _refuse_root_features
+from shifter_runtime.volumes import parse_volumes
+
+pytestmark = pytest.mark.unit
+
+BASE = ("udiMount=/u\nloopMount=/l\nimagePath=/i\nudiRootPath=/r\netcPath={etc}\n"
+        "rootfsType=tmpfs\n")
+
+
+def _config(extra: str = "", etc: str = "/e"):
+    return parse_config(BASE.format(etc=etc) + extra)
+
+
+def test_roothook_module_is_refused():
+    with pytest.raises(PrivateBuildError, match="module gpu has a roothook.*setupRoot"):
+        _refuse_root_features(_config(), [ModuleConfig("gpu", roothook="/x.sh")], [])
+
+
+def test_per_node_cache_is_refused():
+    vols = parse_volumes("/x:/scratch:perNodeCache=size=1G")
+    with pytest.raises(PrivateBuildError, match="/scratch: perNodeCache"):
+        _refuse_root_features(_config(), [], vols)
+
+
+def test_site_mount_hooks_are_refused():
+    with pytest.raises(PrivateBuildError, match="sitePreMountHook"):
+        _refuse_root_features(_config("sitePreMountHook=/h.sh\n"), [], [])
+
+
+def test_plain_request_passes():
+    _refuse_root_features(_config(), [ModuleConfig("m", userhook="/u.sh")],
+                          parse_volumes("/a:/b:ro"))
+
+
+def test_dynamic_etc_has_the_user_and_fixed_nsswitch(tmp_path):
+    me = pwd.getpwuid(os.getuid())
+    write_site_etc(_config("populateEtcDynamically=1\nmaxGroupCount=31\n"), me, str(tmp_path))
+    passwd = (tmp_path / "passwd").read_text().splitlines()
+    assert passwd[0].startswith(f"{me.pw_name}:x:{me.pw_uid}:{me.pw_gid}:")
+    assert os.readlink(tmp_path / "mtab") == "/proc/mounts"
+    assert "passwd: files" in (tmp_path / "nsswitch.conf").read_text()
+    assert (tmp_path / "shadow").read_text() == ""
+    assert ":0:" not in (tmp_path / "group").read_text()
+
+
+def test_etc_path_files_are_copied(tmp_path):
+    site_etc = tmp_path / "site"
+    site_etc.mkdir()
+    (site_etc / "passwd").write_text("alice:x:1000:1000::/home/alice:/bin/sh\n")
+    (site_etc / "group").write_text("alice:x:1000:\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    write_site_etc(_config(etc=str(site_etc)), pwd.getpwuid(os.getuid()), str(out))
+    assert (out / "passwd").read_text() == "alice:x:1000:1000::/home/alice:/bin/sh\n"
+    assert (out / "group").read_text() == "alice:x:1000:\n"
