@@ -110,7 +110,8 @@ def launch(argv: list[str], environ: dict[str, str]) -> int:
         enter.bind_self(root)
     else:
         from .private import build_private
-        root = build_private(config, image_path, meta.format, user, active, volumes)
+        root = build_private(config, image_path, meta.format, user, active, volumes,
+                             request.to_bytes())
     enter.pivot_into(root)
     privs.drop_privileges(highest_cap)
     execute.change_directory(workdir)

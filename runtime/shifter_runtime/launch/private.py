@@ -28,6 +28,7 @@ import pwd
 
 from ..config import ModuleConfig, UdiRootConfig
 from ..errors import ShifterError
+from ..state import STATE_FILE
 from ..volumes import VolumeMount
 from . import libc
 from .etc import write_site_etc
@@ -151,8 +152,11 @@ def _bind_volume(root: str, root_fd: int, vol: VolumeMount, user_map: bool,
 
 def build_private(config: UdiRootConfig, image_path: str, image_format: str,
                   user: pwd.struct_passwd, modules: list[ModuleConfig],
-                  volumes: list[VolumeMount]) -> str:
-    """Build the container (caller is already in its user + mount namespace); return its root."""
+                  volumes: list[VolumeMount], state: bytes) -> str:
+    """Build the container (caller is already in its user + mount namespace); return its root.
+
+    ``state`` is written as ``var/shifterConfig.json``, as upstream does.
+    """
     _refuse_root_features(config, modules, volumes)
     image_fd = -1
     if image_format != "VFS":
@@ -171,6 +175,8 @@ def build_private(config: UdiRootConfig, image_path: str, image_format: str,
         os.mkdir(f"{site}/{name}", 0o755)
     os.chmod(f"{site}/tmp", 0o1777)
     write_site_etc(config, user, f"{site}/etc")
+    with open(f"{site}/{STATE_FILE}", "wb") as f:
+        f.write(state)
     site_fs = [*config.site_fs, *(v for m in modules for v in m.site_fs)]
     for vol in (*site_fs, *volumes):
         _make_target(site, vol.target)

@@ -101,7 +101,7 @@ def launch_site(test_users) -> Site:
     site.conf.write_text(
         f"udiMount={site.udi}\nloopMount={site.loop}\nimagePath={site.images}\n"
         f"udiRootPath={PREFIX}\netcPath={base}/etc\nrootfsType=tmpfs\n"
-        "populateEtcDynamically=1\nallowLibcPwdCalls=1\nmaxGroupCount=31\n"
+        "populateEtcDynamically=1\nallowLibcPwdCalls=1\nmaxGroupCount=31\nallowLocalChroot=1\n"
         "siteFs=/home:/home\n"
         "siteEnv=SHIFTER_RUNTIME=1 OVERRIDE=site\nsiteEnvAppend=PATH=/opt/udiImage/bin\n"
         f"module_hook_copyPath={base}/hooks\n"

@@ -48,6 +48,14 @@ def test_etc_mtab_links_to_proc_mounts_and_passwd_has_user(shifter, test_users):
     assert any(line.startswith(f"{USER}:x:{user.uid}:{user.gid}:") for line in lines[1:])
 
 
+def test_state_file_records_the_request(shifter):
+    proc = shifter(USER, "--image=id:plain", "--volume=/home:/data:ro", "--module=hook",
+                   "cat", "/var/shifterConfig.json")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ('{"identifier":"plain","user":"shifteruser",'
+                           '"volMap":"/home:/data:ro","modules":"hook,"}')
+
+
 def test_default_command_is_shell_and_cwd_is_kept(shifter):
     proc = shifter(USER, "--image=id:pub", env={"SHELL": "/bin/pwd"}, cwd="/home")
     assert proc.returncode == 0, proc.stderr
@@ -177,6 +185,13 @@ def test_unreadable_private_image_points_to_slurm_path(shifter):
     proc = shifter(USER, "--image=id:locked", "true")
     assert proc.returncode == 1
     assert "Slurm path" in proc.stderr
+
+
+def test_local_directory_image(shifter, launch_site):
+    proc = shifter(USER, f"--image=local:{launch_site.base}/rootfs", "sh", "-c",
+                   "cat /etc/os-release; touch /bin/x")
+    assert proc.stdout.startswith("ID=launchtest")
+    assert "Read-only file system" in proc.stderr
 
 
 def test_root_may_not_run_shifter(shifter):
