@@ -69,6 +69,11 @@ def test_pull_lookup_images_as_user(gateway, udiroot, images, test_users):
 
     not_admin = shifterimg(user, udiroot, "expire", "test/busybox")
     assert not_admin.returncode == 1 and not_admin.stdout.strip() == "false"
+    not_admin = shifterimg(user, udiroot, "autoexpire")
+    assert not_admin.returncode == 1 and not_admin.stdout.strip() == "false"
+    squash = str(gateway.root / "images" / f"{image_id}.squashfs")
+    no_import = shifterimg(user, udiroot, "import", "custom:mine", squash)
+    assert no_import.returncode == 1 and "may not import images (ImportUsers)" in no_import.stderr
 
 
 def test_pull_failure_exits_non_zero(gateway, udiroot, registry, test_users):
