@@ -14,6 +14,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
+DEFAULT_TIMEOUT = 60.0
 IN_PROGRESS = ("MISSING", "INIT", "PENDING", "PULLING", "EXAMINATION", "CONVERSION",
                "TRANSFER", "HASHING")
 
@@ -66,7 +67,7 @@ class GatewayClient:
         parts = urllib.parse.urlsplit(base)
         conn_cls = (http.client.HTTPSConnection if parts.scheme == "https"
                     else http.client.HTTPConnection)
-        conn = conn_cls(parts.netloc, timeout=self.timeout or None)
+        conn = conn_cls(parts.netloc, timeout=self.timeout or DEFAULT_TIMEOUT)
         headers = {"Accept": "application/json"}
         if auth:
             headers["authentication"] = munge_credential(self._auth_payload(), self.munge_socket)
@@ -164,6 +165,8 @@ class GatewayClient:
                f"{urllib.parse.quote(location, safe='')}/"
         status, doc = self.request("POST", path, {})
         return self._check(status, doc, f"login {location}")
+
+    list = images  # upstream's route name
 
     def queue(self, system: str) -> list[dict]:
         status, doc = self.request("GET", self._path("queue", system), auth=False)
