@@ -22,6 +22,7 @@ from testbed.procs import run
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
 MODULES = 2000
+RECIPE = "2"  # bump when this recipe changes
 SKIP_CONTENT = {"dev", "proc", "sys"}  # keep the directories, never their content
 CHROOT_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", "DEBIAN_FRONTEND": "noninteractive"}
 
@@ -93,12 +94,17 @@ def _install_python(root: Path) -> None:
     try:
         _chroot(root, "apt-get", "update", "-qq")
         _chroot(root, "apt-get", "install", "-y", "-qq", "--no-install-recommends", "python3")
-        _chroot(root, "apt-get", "clean")
     finally:
         if saved is None:
             resolv.unlink()
         else:
             resolv.write_bytes(saved)
+    _clean_apt(root)
+
+
+def _clean_apt(root: Path) -> None:
+    """Drop downloaded packages and package lists, as Debian's own images do."""
+    _chroot(root, "apt-get", "clean")
     for lists in (root / "var" / "lib" / "apt" / "lists").glob("*"):
         if lists.is_file():
             lists.unlink()
@@ -123,6 +129,7 @@ def _build() -> list[Layer]:
     with tempfile.TemporaryDirectory(dir=cache_dir("tmp"), prefix="debian-") as tmp:
         root = Path(tmp, "rootfs")
         run(["debootstrap", "--variant=minbase", SUITE, str(root), MIRROR], timeout=900)
+        _clean_apt(root)
         base = tree_layer(root, _walk(root))
         before = snapshot(root)
         _install_python(root)
@@ -133,4 +140,4 @@ def _build() -> list[Layer]:
 
 def debian_layers() -> list[Layer]:
     """The three layers of ``test/debian:bookworm`` (built once, then from the cache)."""
-    return cached_layers("debian", [SUITE, MIRROR, str(MODULES), pkg_version("debootstrap")], _build)
+    return cached_layers("debian", [RECIPE, SUITE, MIRROR, str(MODULES), pkg_version("debootstrap")], _build)
