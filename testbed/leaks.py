@@ -80,7 +80,19 @@ def orphan_daemons() -> list[str]:
     for service in SERVICE_PIDFILES:
         if not lease.holders(service):
             left += [f"{service} daemon pid {pid}" for pid in service_pids(service)]
+    if not lease.holders("multinode"):
+        left += [f"multinode network: {name}" for name in _multinode_network()]
     return left
+
+
+def _multinode_network() -> list[str]:
+    """The namespace cluster's bridge and netns, if present."""
+    from testbed.multinode import BRIDGE
+    names = [f"netns {line.split()[0]}" for line in run(["ip", "netns", "list"], check=False).stdout.splitlines()
+             if line.startswith("mn-")]
+    if run(["ip", "link", "show", BRIDGE], check=False).returncode == 0:
+        names.append(f"bridge {BRIDGE}")
+    return names
 
 
 def other_sessions() -> list[int]:
