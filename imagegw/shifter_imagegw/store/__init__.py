@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 import contextlib
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Iterator
+from typing import Any
 
 IN_PROGRESS = ("INIT", "PENDING", "PULLING", "EXAMINATION", "CONVERSION", "TRANSFER",
                "HASHING", "EXPIRING")

@@ -10,11 +10,9 @@ import http.client
 import json
 import os
 import pwd
-import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -22,7 +20,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 
 REPO = Path(__file__).resolve().parents[3]
