@@ -1,6 +1,7 @@
 """``python -m testbed up|down|status``: the test bed for humans, the demo and benchmarks.
 
-``up`` takes leases as holder ``cli`` (or ``$SHIFTER_TESTBED_HOLDER``), kept until
+``up`` writes ``<run>/env.sh`` (SLURM_CONF, TESTBED_REGISTRY, TESTBED_IMAGE_DIR,
+TESTBED_BUSYBOX_ID, ...) and takes leases as holder ``cli`` (or ``$SHIFTER_TESTBED_HOLDER``), kept until
 ``down``, so it shares daemons with concurrent pytest sessions the same way they
 share them with each other.
 """
@@ -35,21 +36,28 @@ def _up(args: argparse.Namespace) -> None:
             print(f"image     {pushed[image]}")
     image_dir = images.ImageDir(run_dir("images"))
     image_dir.path.chmod(0o755)
+    env = {"TESTBED_REGISTRY": registry.SPECS["open"].host, "TESTBED_REGISTRY_AUTH": registry.SPECS["auth"].host,
+           "TESTBED_IMAGE_DIR": str(image_dir.path)}
     for name in ("busybox",) + (("debian",) if args.debian else ()):
-        print(f"imagedir  {image_dir.path}/{image_dir.install(name)}.squashfs ({name})")
+        env[f"TESTBED_{name.upper()}_ID"] = image_dir.install(name)
+        print(f"imagedir  {image_dir.path}/{env[f'TESTBED_{name.upper()}_ID']}.squashfs ({name})")
     spec = SlurmSpec(tuple(args.plugstack_line), args.prolog_flags)
+    cluster = None
     if args.multinode:
         cluster = multinode.up(HOLDER, spec, args.nodes)
     elif not args.no_slurm:
         cluster = slurm.up(HOLDER, spec)
-    else:
-        return
-    print(f"slurm     nodes {' '.join(cluster.nodes)}")
-    print(f"export SLURM_CONF={cluster.conf_path}")
+    if cluster:
+        print(f"slurm     nodes {' '.join(cluster.nodes)}")
+        env["SLURM_CONF"] = str(cluster.conf_path)
+    env_file = run_dir() / "env.sh"
+    env_file.write_text("".join(f"export {key}={value}\n" for key, value in env.items()))
+    print(f"env       . {env_file}")
 
 
 def _down(args: argparse.Namespace) -> None:
     from testbed import munge, multinode, registry, slurm
+    from testbed.paths import run_dir
     if args.force:
         for service in leaks.SERVICE_PIDFILES:
             for name in lease.holders(service):
@@ -59,6 +67,7 @@ def _down(args: argparse.Namespace) -> None:
     registry.down("open", HOLDER)
     registry.down("auth", HOLDER)
     munge.down(HOLDER)
+    (run_dir() / "env.sh").unlink(missing_ok=True)
     left = leaks.orphan_daemons()
     if left:
         raise TestbedError("still running: " + ", ".join(left))
