@@ -11,7 +11,10 @@ import argparse
 import os
 import sys
 
+from pathlib import Path
+
 from testbed import leaks, lease
+from testbed.paths import run_dir
 from testbed.procs import TestbedError
 
 HOLDER = os.environ.get("SHIFTER_TESTBED_HOLDER", "cli")
@@ -20,7 +23,6 @@ IMAGES = ("busybox", "busybox-oci", "multiarch", "tricky")
 
 def _up(args: argparse.Namespace) -> None:
     from testbed import images, munge, multinode, registry, slurm, users
-    from testbed.paths import run_dir
     from testbed.slurmconf import SlurmSpec
 
     for user in users.ensure_users():
@@ -50,14 +52,18 @@ def _up(args: argparse.Namespace) -> None:
     if cluster:
         print(f"slurm     nodes {' '.join(cluster.nodes)}")
         env["SLURM_CONF"] = str(cluster.conf_path)
-    env_file = run_dir() / "env.sh"
+    env_file = _env_file()
     env_file.write_text("".join(f"export {key}={value}\n" for key, value in env.items()))
     print(f"env       . {env_file}")
 
 
+def _env_file() -> Path:
+    """``<run>/env.sh`` for the default holder, ``<run>/env-<holder>.sh`` otherwise."""
+    return run_dir() / ("env.sh" if HOLDER == "cli" else f"env-{HOLDER}.sh")
+
+
 def _down(args: argparse.Namespace) -> None:
     from testbed import munge, multinode, registry, slurm
-    from testbed.paths import run_dir
     if args.force:
         for service in leaks.SERVICE_PIDFILES:
             for name in lease.holders(service):
@@ -67,7 +73,7 @@ def _down(args: argparse.Namespace) -> None:
     registry.down("open", HOLDER)
     registry.down("auth", HOLDER)
     munge.down(HOLDER)
-    (run_dir() / "env.sh").unlink(missing_ok=True)
+    _env_file().unlink(missing_ok=True)
     left = leaks.orphan_daemons()
     if left:
         raise TestbedError("still running: " + ", ".join(left))
