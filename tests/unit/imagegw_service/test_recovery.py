@@ -1,0 +1,62 @@
+"""Recovery of jobs whose gateway process died (heartbeat stopped)."""
+import time
+
+import pytest
+
+from shifter_imagegw.config import parse_config
+from shifter_imagegw.store import ImageRecord
+from shifter_imagegw.store.sqlite import SQLiteStore
+from shifter_imagegw.workers import WorkerPool, fasthash
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture
+def pool(tmp_path):
+    cfg = parse_config({"Platforms": {"lab": {"local": {"imageDir": str(tmp_path)}}},
+                        "CatalogPath": str(tmp_path / "c.sqlite"), "HeartbeatTimeout": 5})
+    store = SQLiteStore(cfg.catalog_path)
+    p = WorkerPool(cfg, store)
+    yield p
+    p.stop()
+    store.close()
+
+
+def add(pool, **kw):
+    rec = ImageRecord("lab", "docker", kw.pop("tag", "t:1"), **kw)
+    pool.store.insert(rec)
+    return rec
+
+
+def test_stale_credentialed_and_exhausted_jobs_fail_with_reason(pool):
+    old = time.time() - 60
+    cred = add(pool, tag="a:1", status="PULLING", last_heartbeat=old, credentialed=True)
+    tired = add(pool, tag="b:1", status="CONVERSION", last_heartbeat=old, attempts=2)
+    alive = add(pool, tag="c:1", status="PULLING", last_heartbeat=time.time())
+    done = add(pool, tag="d:1", status="READY", last_heartbeat=old)
+    assert pool.recover() == 2
+    got = pool.store.get(cred.ident)
+    assert got.status == "FAILURE"
+    assert got.status_message == ("gateway stopped during PULLING; registry credentials are not "
+                                  "kept: pull again")
+    assert pool.store.get(tired.ident).status_message.startswith(
+        "gateway stopped during CONVERSION; interrupted 3 times")
+    assert pool.store.get(alive.ident).status == "PULLING"
+    assert pool.store.get(done.ident).status == "READY"
+    assert pool.recover() == 0, "a second sweep finds nothing"
+
+
+def test_only_one_sweeper_wins(pool, tmp_path):
+    other = WorkerPool(pool.config, SQLiteStore(pool.config.catalog_path))
+    add(pool, status="PULLING", last_heartbeat=time.time() - 60, credentialed=True)
+    assert pool.recover() + other.recover() == 1
+    other.stop()
+
+
+def test_fasthash_samples_every_stride(tmp_path):
+    f = tmp_path / "img"
+    f.write_bytes(b"a" * 3000 + b"b" * 3000)
+    assert fasthash(f, chunk=10, stride=3000) != fasthash(f, chunk=10, stride=6000)
+    f2 = tmp_path / "img2"
+    f2.write_bytes(b"a" * 3000 + b"c" * 3000)
+    assert fasthash(f, chunk=10, stride=6000) == fasthash(f2, chunk=10, stride=6000)
