@@ -158,6 +158,9 @@ def build_private(config: UdiRootConfig, image_path: str, image_format: str,
     ``state`` is written as ``var/shifterConfig.json``, as upstream does.
     """
     _refuse_root_features(config, modules, volumes)
+    if image_format not in ("squashfs", "VFS"):
+        raise PrivateBuildError(f"image {image_path}: format {image_format} can only be mounted "
+                                "by root (setupRoot, or the Slurm --image option)")
     image_fd = -1
     if image_format != "VFS":
         try:

@@ -63,3 +63,9 @@ def test_etc_path_files_are_copied(tmp_path):
     write_site_etc(_config(etc=str(site_etc)), pwd.getpwuid(os.getuid()), str(out))
     assert (out / "passwd").read_text() == "alice:x:1000:1000::/home/alice:/bin/sh\n"
     assert (out / "group").read_text() == "alice:x:1000:\n"
+
+
+def test_formats_squashfuse_cannot_serve_are_refused():
+    from shifter_runtime.launch.private import build_private
+    with pytest.raises(PrivateBuildError, match="format xfs can only be mounted by root"):
+        build_private(_config(), "/i/x.xfs", "xfs", pwd.getpwuid(os.getuid()), [], [], b"")
