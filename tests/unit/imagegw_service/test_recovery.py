@@ -60,3 +60,15 @@ def test_fasthash_samples_every_stride(tmp_path):
     f2 = tmp_path / "img2"
     f2.write_bytes(b"a" * 3000 + b"c" * 3000)
     assert fasthash(f, chunk=10, stride=6000) == fasthash(f2, chunk=10, stride=6000)
+
+
+def test_clear_scratch_removes_leftovers_only_inside(tmp_path):
+    from shifter_imagegw.serve import clear_scratch
+    scratch = tmp_path / "expand"
+    (scratch / "abc.x.convert" / "sub").mkdir(parents=True)
+    (scratch / "file.partial").write_text("x")
+    outside = tmp_path / "keep"
+    outside.mkdir()
+    (scratch / "link").symlink_to(outside)
+    assert clear_scratch(str(scratch)) == 3
+    assert list(scratch.iterdir()) == [] and outside.is_dir()
