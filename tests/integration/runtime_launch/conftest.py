@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 import time
@@ -59,6 +60,9 @@ def _rootfs(root: Path) -> None:
     (root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
     (root / "work").mkdir()
     (root / "escape").symlink_to("/")
+    (root / "devices").mkdir()
+    os.mknod(root / "devices/mem", 0o666 | stat.S_IFCHR, os.makedev(1, 1))  # /dev/mem
+    os.chmod(root / "devices/mem", 0o666)
 
 
 def _meta(site: Site, ident: str, text: str, squashfs: Path, mode: int = 0o644) -> None:

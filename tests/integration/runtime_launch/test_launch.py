@@ -126,6 +126,13 @@ def test_setuid_root_and_file_capability_binaries_are_inert(shifter, test_users,
     assert "root secret" not in proc.stdout and "Permission denied" in proc.stderr
 
 
+def test_device_nodes_in_the_image_are_inert(shifter):
+    proc = shifter(USER, "--image=id:plain", "sh", "-c",
+                   "stat -c '%F %t,%T %a' /devices/mem; head -c 1 /devices/mem")
+    assert proc.stdout.startswith("character special file 1,1 666")
+    assert proc.returncode != 0 and "Permission denied" in proc.stderr
+
+
 def test_image_is_read_only(shifter):
     proc = shifter(USER, "--image=id:plain", "sh", "-c", "touch /bin/x || touch /etc/x || exit 9")
     assert proc.returncode == 9
