@@ -104,6 +104,10 @@ def launch(argv: list[str], environ: dict[str, str]) -> int:
                                    modulesmod.modules_signature(active))
     prepared = state.matches(_read_state(config.udi_mount), request)
     highest_cap = privs.last_cap()
+    if opts.verbose:
+        how = "prepared container" if prepared else "private container (squashfuse)"
+        print(f"shifter: image {ident} for {user.pw_name}: {how}; workdir {workdir}; "
+              f"command {args}", file=sys.stderr)
     userns.enter_user_namespace(uid, gid)
     if prepared:
         root = config.udi_mount
