@@ -113,10 +113,11 @@ class RegistryClient:
         self.backoff = backoff
         self.parallel = parallel
         self.session = session or requests.Session()
+        self.verify: str | bool = True       # passed per request: REQUESTS_CA_BUNDLE must not override it
         if ref.sslcacert:
             if not Path(ref.sslcacert).is_file():
                 raise RegistryError(f"Locations.{ref.location}.sslcacert: no such file {ref.sslcacert}")
-            self.session.verify = ref.sslcacert
+            self.verify = ref.sslcacert
         self.authenticated = False
         self._auth: str | None = None
         if ref.auth_method == "basic" and credentials:
@@ -155,7 +156,7 @@ class RegistryClient:
             hdrs["Authorization"] = self._auth
         for _ in range(6):
             resp = self.session.request(method, url, headers=hdrs, stream=stream, timeout=self.timeout,
-                                        allow_redirects=False)
+                                        allow_redirects=False, verify=self.verify)
             if resp.status_code not in (301, 302, 303, 307, 308) or "Location" not in resp.headers:
                 return resp
             resp.close()
@@ -202,7 +203,7 @@ class RegistryClient:
         if not realm.startswith(("https://", "http://")):
             raise RegistryError(f"token realm {realm!r} is not an http(s) URL")
         try:
-            resp = self.session.get(realm, params=query, auth=auth, timeout=self.timeout)
+            resp = self.session.get(realm, params=query, auth=auth, timeout=self.timeout, verify=self.verify)
         except (requests.ConnectionError, requests.Timeout) as err:
             raise RegistryError(f"token server {realm}: {type(err).__name__}") from None
         if resp.status_code in (401, 403):
