@@ -32,7 +32,7 @@ APT_PACKAGES=(
     squashfs-tools squashfs-tools-ng squashfuse fuse3 util-linux xfsprogs acl
     openssh-server openssh-client
     docker-registry skopeo umoci busybox-static debootstrap apache2-utils
-    iproute2 hyperfine
+    iproute2 hyperfine charliecloud
 )
 if [ "$apt" = 1 ]; then
     missing=()
