@@ -29,7 +29,7 @@ import pwd
 from ..config import ModuleConfig, UdiRootConfig
 from ..errors import ShifterError
 from ..state import STATE_FILE
-from ..volumes import VolumeMount
+from ..volumes import VolumeMount, check_target
 from . import libc
 from .etc import write_site_etc
 
@@ -128,9 +128,29 @@ def _make_target(site: str, target: str) -> None:
     os.makedirs(site + target, mode=0o755, exist_ok=True)
 
 
+def _resolved_target(root: str, root_fd: int, vol: VolumeMount, user_map: bool) -> str:
+    """The target resolved inside the container (symlinks stay in it), checked again."""
+    try:
+        fd = libc.open_in_root(root_fd, vol.target, libc.O_PATH | os.O_DIRECTORY)
+    except OSError as err:
+        raise PrivateBuildError(f"volume {vol.source}:{vol.target}: target: "
+                                f"{os.strerror(err.errno)} in the container") from None
+    try:
+        real = os.readlink(f"/proc/self/fd/{fd}")
+    finally:
+        os.close(fd)
+    inside = real[len(root):] or "/"
+    if real != root and not real.startswith(root + "/"):
+        raise PrivateBuildError(f"volume {vol.source}:{vol.target}: target leaves the container")
+    check_target(inside, site=not user_map, entry=f"{vol.source}:{vol.target}")
+    return root + inside
+
+
 def _bind_volume(root: str, root_fd: int, vol: VolumeMount, user_map: bool,
                  style: str) -> None:
-    """Bind one siteFs/user volume; a user source is resolved inside the container."""
+    """Bind one siteFs/user volume on its target resolved inside the container; a user
+    volume's source is resolved inside the container too (upstream)."""
+    target = _resolved_target(root, root_fd, vol, user_map)
     if user_map:
         try:
             src_fd = libc.open_in_root(root_fd, vol.source, libc.O_PATH | os.O_DIRECTORY)
@@ -141,7 +161,7 @@ def _bind_volume(root: str, root_fd: int, vol: VolumeMount, user_map: bool,
     else:
         src_fd, source = -1, vol.source
     try:
-        _bind(source, root + vol.target, ro=vol.readonly, rec=vol.recursive,
+        _bind(source, target, ro=vol.readonly, rec=vol.recursive,
               propagation=vol.propagation or style)
     except OSError as err:
         raise PrivateBuildError(f"volume {vol.source}:{vol.target}: {err.strerror}") from None
@@ -190,10 +210,9 @@ def build_private(config: UdiRootConfig, image_path: str, image_format: str,
     if image_fd >= 0:
         start_squashfuse(image_fd, f"{base}/image", user.pw_uid, user.pw_gid)
         os.close(image_fd)
-        lower = f"{site}:{base}/image"
-    else:
-        lower = f"{site}:{image_path}"
-    options = f"lowerdir={lower},userxattr"
+    else:  # local: a directory (allowLocalChroot)
+        _bind(image_path, f"{base}/image", ro=True, rec=True)
+    options = f"lowerdir={site}:{base}/image,userxattr"
     ro = 0 if config.mount_udi_root_writable else libc.MS_RDONLY
     if not ro:
         options += f",upperdir={base}/upper,workdir={base}/work"
@@ -207,10 +226,10 @@ def build_private(config: UdiRootConfig, image_path: str, image_format: str,
     for target, source in extra:
         _bind(source, root + target, ro=True)
     style = config.mount_propagation_style
-    for vol in site_fs:
-        _bind_volume(root, -1, vol, False, style)
     root_fd = os.open(root, libc.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
+        for vol in site_fs:
+            _bind_volume(root, root_fd, vol, False, style)
         for vol in volumes:
             _bind_volume(root, root_fd, vol, True, style)
     finally:

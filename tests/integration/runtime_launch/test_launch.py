@@ -173,6 +173,21 @@ def test_volume_through_image_symlink_stays_inside(shifter, launch_site):
     assert not os.path.exists("/shifter-escape")
 
 
+def test_volume_target_symlinked_on_the_host_is_resolved_inside(shifter, launch_site):
+    """A user symlink under a site mount (/home) cannot aim a volume at /etc."""
+    home = "/home/shifteruser"
+    link = f"{home}/etc-link"
+    if os.path.lexists(link):
+        os.unlink(link)
+    os.symlink("/etc", link)
+    try:
+        proc = shifter(USER, "--image=id:plain", f"--volume={launch_site.base}:{link}", "true")
+    finally:
+        os.unlink(link)
+    assert proc.returncode == 1
+    assert "target '/etc' not allowed" in proc.stderr
+
+
 @pytest.mark.parametrize("target", ["/etc", "/var/log", "/opt", "/proc/x", "/a/../etc"])
 def test_forbidden_volume_targets_refused(shifter, target):
     proc = shifter(USER, "--image=id:plain", f"--volume=/home:{target}", "true")
