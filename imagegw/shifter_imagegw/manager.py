@@ -294,8 +294,9 @@ class ImageManager:
         if not self.is_admin(session, system):
             return False
         tag = normalize_tag(itype, tag)
-        found = self.store.find(system=system, itype=itype, tag=tag) or \
-            self.store.find(system=system, itype=itype, pulltag=tag)
+        found = self.store.find(system=system, itype=itype, tag=tag) or [
+            r for r in self.store.find(system=system, itype=itype, pulltag=tag)
+            if r.status not in IN_PROGRESS]  # a running pull is not interrupted
         if not found:
             return None
         rec = found[0]

@@ -205,6 +205,8 @@ def test_admin_only_expire_and_autoexpire(mgr):
     assert mgr.expire(ALICE, "lab", "docker", "u") is False
     assert mgr.autoexpire(ALICE, "lab") is False
     assert mgr.expire(ROOT, "lab", "docker", "nothing") is None
+    mgr.pull(ALICE, "lab", "docker", "running")
+    assert mgr.expire(ROOT, "lab", "docker", "running") is None, "in-flight pull left alone"
     assert mgr.expire(ROOT, "lab", "docker", "u") is True
     assert mgr.store.get(rec.ident).status == "EXPIRING"
 
