@@ -59,6 +59,24 @@ def _dynamic(config: UdiRootConfig, user: pwd.struct_passwd, etc: str) -> None:
         f.write(HOST_CONF)
 
 
+def filter_group(text: str, user: str, max_groups: int) -> str:
+    """Upstream ``filterEtcGroup``: membership kept (as just the user) for at most
+    ``max_groups`` groups that list the user or are named like it; every other
+    group becomes a stub ``name:x:gid:``; gid 0 lines are dropped."""
+    out, kept = [], 0
+    for line in text.splitlines():
+        fields = line.split(":")
+        if len(fields) < 4 or fields[2] == "0":
+            continue
+        member = user in fields[3].split(",") or fields[0] == user
+        if member and kept < max_groups:
+            kept += 1
+            out.append(f"{fields[0]}:x:{fields[2]}:{user}\n")
+        else:
+            out.append(f"{fields[0]}:x:{fields[2]}:\n")
+    return "".join(out)
+
+
 def write_site_etc(config: UdiRootConfig, user: pwd.struct_passwd, etc: str) -> None:
     """Fill the site layer's ``etc`` directory."""
     os.symlink("/proc/mounts", f"{etc}/mtab")
@@ -71,4 +89,9 @@ def write_site_etc(config: UdiRootConfig, user: pwd.struct_passwd, etc: str) -> 
         for entry in os.scandir(config.etc_path):
             if entry.is_file():
                 _copy(entry.path, f"{etc}/{entry.name}")
+        if os.path.exists(f"{etc}/group"):
+            with open(f"{etc}/group", encoding="utf-8") as f:
+                text = f.read()
+            with open(f"{etc}/group", "w", encoding="utf-8") as f:
+                f.write(filter_group(text, user.pw_name, config.max_group_count))
     open(f"{etc}/shadow", "w").close()

@@ -62,7 +62,15 @@ def test_etc_path_files_are_copied(tmp_path):
     out.mkdir()
     write_site_etc(_config(etc=str(site_etc)), pwd.getpwuid(os.getuid()), str(out))
     assert (out / "passwd").read_text() == "alice:x:1000:1000::/home/alice:/bin/sh\n"
-    assert (out / "group").read_text() == "alice:x:1000:\n"
+    assert (out / "group").read_text() == "alice:x:1000:\n"  # maxGroupCount=0: stubs
+
+
+def test_group_filter_keeps_user_membership_up_to_the_limit():
+    text = ("root:x:0:\nalice:x:1000:\nwheel:x:10:bob,alice\nstaff:x:50:alice\n"
+            "other:x:60:bob\nbad-line\n")
+    from shifter_runtime.launch.etc import filter_group
+    assert filter_group(text, "alice", 2) == ("alice:x:1000:alice\nwheel:x:10:alice\n"
+                                              "staff:x:50:\nother:x:60:\n")
 
 
 def test_formats_squashfuse_cannot_serve_are_refused():
