@@ -12,7 +12,6 @@ module and answers from it, so nothing breaks, it only gets slower.
 from __future__ import annotations
 
 import sys
-import types
 
 _MISSING = object()
 
@@ -109,8 +108,8 @@ def dataclass(cls: type | None = None, /, *, frozen: bool = False, **_ignored: o
     return wrap if cls is None else wrap(cls)
 
 
-def _stand_in(name: str, attrs: dict[str, object]) -> types.ModuleType:
-    module = types.ModuleType(name, f"light stand-in for {name}")
+def _stand_in(name: str, attrs: dict[str, object]):
+    module = type(sys)(name, f"light stand-in for {name}")  # types.ModuleType, unimported
     module.__dict__.update(attrs)
 
     def __getattr__(attr: str) -> object:
