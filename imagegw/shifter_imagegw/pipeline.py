@@ -62,7 +62,7 @@ class PulledImage:
     manifest_digest: str = ""
     authenticated: bool = False      # registry credentials were needed (upstream: private)
     meta_only: bool = False          # image already present: only the .meta was rewritten
-    bytes_downloaded: int = 0
+    bytes_downloaded: int = 0        # layer bytes fetched or found in the cache (0: meta only)
     layers: list[str] = field(default_factory=list)
 
 
@@ -120,7 +120,7 @@ def pull_image(req: PullRequest, *, cache_dir: Path | str, expand_dir: Path | st
         total = sum(d.size for d in resolved.layers)
         paths = client.fetch_layers(resolved.layers, cache, lambda done: progress(PULLING, done, total))
         return _convert_and_publish(image_id, paths, meta, Path(expand_dir), publisher, converter_options,
-                                    progress, label, resolved.digest, client.authenticated, total)
+                                    progress, resolved.digest, client.authenticated, total)
     except (RegistryError, FlattenError, ConversionError, PublishError, OSError) as err:
         raise PullError(f"{label}: {_one_line(err)}") from None
 
@@ -150,25 +150,23 @@ def import_archive(archive: Path | str, *, expand_dir: Path | str, image_dir: Pa
                 meta_path = publisher.publish_meta(image.id, meta, expand_dir=expand)
                 return PulledImage(image.id, publisher.image_path(image.id), meta_path, meta, image.digest,
                                    meta_only=True, layers=[str(p) for p in image.layers])
-            total = sum(p.stat().st_size for p in image.layers)
             return _convert_and_publish(image.id, image.layers, meta, expand, publisher, converter_options,
-                                        progress, label, image.digest, False, 0, total_hint=total)
+                                        progress, image.digest, False, 0)
     except (ArchiveError, FlattenError, ConversionError, PublishError, OSError, tarfile.TarError,
             json.JSONDecodeError, KeyError) as err:
         raise PullError(f"{label}: {_one_line(err)}") from None
 
 
 def _convert_and_publish(image_id: str, layers: list[Path], meta: ImageMeta, expand_dir: Path,
-                         publisher: Publisher, options, progress: Progress, label: str, digest: str,
-                         authenticated: bool, downloaded: int, total_hint: int | None = None) -> PulledImage:
+                         publisher: Publisher, options, progress: Progress, digest: str,
+                         authenticated: bool, downloaded: int) -> PulledImage:
     expand_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"{image_id[:16]}.", suffix=".convert", dir=expand_dir))
     try:
-        total = total_hint if total_hint is not None else sum(p.stat().st_size for p in layers)
-        progress(EXAMINATION, 0, total)
+        progress(EXAMINATION, 0, sum(p.stat().st_size for p in layers))
         out = work / f"{image_id}.squashfs"
         convert_layers(layers, out, ConverterOptions.coerce(options), work,
-                       on_phase=lambda: progress(CONVERSION, 0, total))
+                       on_progress=lambda done, size: progress(CONVERSION, done, size))
         progress(TRANSFER, 0, out.stat().st_size)
         image_path, meta_path = publisher.publish(image_id, out, meta, expand_dir=work)
         return PulledImage(image_id, image_path, meta_path, meta, digest, authenticated,

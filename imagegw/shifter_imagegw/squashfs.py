@@ -74,11 +74,21 @@ def index_layers(layers: list[Path], jobs: int = 2) -> Plan:
 
 
 def convert_layers(layers: list[Path], out: Path, options: ConverterOptions, work: Path,
-                   on_phase: Callable[[], None] | None = None) -> Plan:
-    """Flatten ``layers`` (bottom first) into the squashfs ``out``; returns the merge plan."""
+                   on_progress: Callable[[int, int], None] | None = None) -> Plan:
+    """Flatten ``layers`` (bottom first) into the squashfs ``out``; returns the merge plan.
+
+    ``on_progress(done, total)`` reports file bytes streamed into the converter.
+    """
     plan = index_layers(layers, options.jobs)
-    if on_phase:
-        on_phase()
+    done = 0
+
+    def on_bytes(n: int) -> None:
+        nonlocal done
+        done += n
+        if on_progress:
+            on_progress(done, plan.file_bytes)
+
+    on_bytes(0)
     tool = options.tool()
     if tool == "tar2sqfs":
         cmd = ["tar2sqfs", "--quiet", "--no-xattr", "--force", "-c", options.compressor,
@@ -86,12 +96,12 @@ def convert_layers(layers: list[Path], out: Path, options: ConverterOptions, wor
         if options.level is not None:
             cmd += ["-X", f"level={options.level}"]
         cmd += [*options.tar2sqfs_options, str(out)]
-        _stream_into(cmd, plan, layers)
+        _stream_into(cmd, plan, layers, on_bytes)
     else:
         root = work / "rootfs"
         root.mkdir()
         _stream_into(["tar", "-x", "-f", "-", "-C", str(root), "--no-same-owner", "--delay-directory-restore"],
-                     plan, layers)
+                     plan, layers, on_bytes)
         extra = options.mksquashfs_options
         if extra is None:
             extra = ("-no-xattrs", "-comp", options.compressor, "-b", str(options.block_size),
@@ -105,14 +115,14 @@ def convert_layers(layers: list[Path], out: Path, options: ConverterOptions, wor
     return plan
 
 
-def _stream_into(cmd: list[str], plan: Plan, layers: list[Path]) -> None:
+def _stream_into(cmd: list[str], plan: Plan, layers: list[Path], on_bytes: Callable[[int], None]) -> None:
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     except OSError as err:
         raise ConversionError(f"cannot run {cmd[0]}: {err.strerror}") from None
     failure: Exception | None = None
     try:
-        write_merged(plan, lambda i: open_layer(layers[i]), proc.stdin)
+        write_merged(plan, lambda i: open_layer(layers[i]), proc.stdin, on_bytes)
     except (BrokenPipeError, ConnectionResetError):
         pass                                   # the converter died: its stderr says why
     except (FlattenError, OSError) as err:
