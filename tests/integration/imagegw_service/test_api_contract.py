@@ -143,3 +143,39 @@ def test_doimport_of_a_squashfs(gateway, images, tmp_path, test_users):
         time.sleep(0.1)
     assert queue == [{"status": "FAILURE", "image": "bogus:latest"}]
     assert json.dumps(queue)
+
+
+def test_upstream_client_wire_format(gateway, images, test_users):
+    """The requests upstream's C shifterimg sends (anchors.md §5), made with curl:
+    answers are application/json with an exact Content-Length."""
+    import subprocess
+    import time
+    images["busybox"]
+    user = test_users[0]
+    url = gateway.url + f"/api/pull/lab/docker/{BUSYBOX}/"
+    for _ in range(200):
+        out = subprocess.run(
+            ["curl", "-s", "-i", "-X", "POST", "-H", f"authentication:{munge_cred(user.name)}",
+             "-H", "Content-type: application/json", "--data", "", url],
+            capture_output=True, text=True, check=True).stdout
+        head, _, body = out.partition("\n\n")  # text mode: CRLF read as LF
+        if '"status":"READY"' in body:
+            break
+        time.sleep(0.2)
+    assert head.startswith("HTTP/1.1 200")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":")
+                                                     for line in head.splitlines()[1:])}
+    assert headers["content-type"] == "application/json"
+    assert int(headers["content-length"]) == len(body.encode())
+    rec = json.loads(body)
+    acl = json.dumps({"allowed_uids": str(user.uid), "allowed_gids": ""})
+    private = subprocess.run(
+        ["curl", "-s", "-X", "POST", "-H", f"authentication:{munge_cred(user.name)}",
+         "-H", "Content-type: application/json", "--data", acl,
+         gateway.url + "/api/pull/lab/docker/test%2Fbusybox%3Anever/"],
+        capture_output=True, text=True, check=True).stdout
+    assert json.loads(private)["userACL"] == [user.uid]
+    look = subprocess.run(["curl", "-s", "-H", f"authentication:{munge_cred(user.name)}",
+                           gateway.url + f"/api/lookup/lab/docker/{BUSYBOX}/"],
+                          capture_output=True, text=True, check=True).stdout
+    assert json.loads(look)["id"] == rec["id"]
