@@ -19,7 +19,7 @@ from typing import Sequence
 from testbed import lease
 from testbed.paths import run_dir
 from testbed.procs import TestbedError, alive, read_pid, run, spawn, stop_pid, wait_until
-from testbed.slurm import Slurm, acquire, stop as stop_daemons
+from testbed.slurm import Slurm, acquire, running, stop as stop_daemons
 from testbed.slurmconf import Layout, Node, SlurmSpec
 
 SERVICE = "multinode"
@@ -136,6 +136,7 @@ def start(layout: Layout) -> None:
         (layout.base / "spool" / node.name).mkdir(exist_ok=True)
         holder = read_pid(layout.base / "run" / f"holder-{node.name}.pid")
         run(["nsenter", "-t", str(holder), "-n", "-u", "-m", "--", "slurmd", "-f", conf])
+    wait_until(lambda: running(layout), 10, "slurmctld and slurmd pid files")
 
 
 def _netns_pids(node: str) -> list[int]:

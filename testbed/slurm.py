@@ -106,7 +106,8 @@ def _pids(layout: Layout) -> list[Path]:
     return [run_d / f"slurmd-{n.name}.pid" for n in layout.nodes] + [run_d / "slurmctld.pid"]
 
 
-def _running(layout: Layout) -> bool:
+def running(layout: Layout) -> bool:
+    """True if every daemon (and namespace holder) of ``layout`` is alive."""
     return all(alive(read_pid(p)) for p in _pids(layout) + layout_holders(layout))
 
 
@@ -121,7 +122,7 @@ def _wanted(layout: Layout, spec: SlurmSpec) -> dict[Path, str]:
 
 def _is_current(layout: Layout, spec: SlurmSpec) -> bool:
     """True if the cluster runs with exactly the config of ``spec``."""
-    return _running(layout) and all(p.exists() and p.read_text() == text for p, text in _wanted(layout, spec).items())
+    return running(layout) and all(p.exists() and p.read_text() == text for p, text in _wanted(layout, spec).items())
 
 
 def _write(layout: Layout, spec: SlurmSpec) -> None:
@@ -139,7 +140,7 @@ def start(layout: Layout) -> None:
     for node in layout.nodes:
         (layout.base / "spool" / node.name).mkdir(exist_ok=True)
         run(["slurmd", "-f", str(layout.conf), "-N", node.name], env=env)
-    wait_until(lambda: _running(layout), 10, "slurmctld and slurmd pid files")
+    wait_until(lambda: running(layout), 10, "slurmctld and slurmd pid files")
 
 
 def cancel_all(env: dict[str, str]) -> None:
