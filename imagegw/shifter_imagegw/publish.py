@@ -191,7 +191,10 @@ class RemotePublisher(Publisher):
 
     def exists(self, image_id: str) -> bool:
         d = shlex.quote(self.image_dir)
-        return self._ssh(f"test -f {d}/{image_id}.{self.fmt} -a -f {d}/{image_id}.meta").returncode == 0
+        res = self._ssh(f"test -f {d}/{image_id}.{self.fmt} -a -f {d}/{image_id}.meta")
+        if res.returncode == 255:                         # ssh itself failed, not the test
+            self._check(res, "checking for the image")
+        return res.returncode == 0
 
     def _put(self, local: Path, name: str, meta: ImageMeta) -> Path:
         final = f"{self.image_dir}/{name}"
