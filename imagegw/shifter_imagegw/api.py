@@ -64,7 +64,7 @@ def create_app(config: GatewayConfig | None = None, store: ImageStore | None = N
         try:
             return authenticate(request.headers.get(AUTH_HEADER), system, plat.munge_socket)
         except AuthError as exc:
-            raise ApiError(401, str(exc)) from None
+            raise ApiError(exc.http, str(exc)) from None
 
     def body() -> dict[str, Any]:
         if not request.get_data():

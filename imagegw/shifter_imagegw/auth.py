@@ -19,7 +19,11 @@ AUTH_HEADER = "authentication"
 
 
 class AuthError(Exception):
-    """The credential was refused; the message says why."""
+    """The credential was refused (``http`` 401) or could not be checked (503)."""
+
+    def __init__(self, message: str, http: int = 401) -> None:
+        super().__init__(message)
+        self.http = http
 
 
 @dataclass
@@ -85,8 +89,7 @@ def decode_credential(credential: str, socket_path: str) -> tuple[bytes, int, in
     reasons = {Code.EMUNGE_CRED_EXPIRED: "Expired Credential",
                Code.EMUNGE_CRED_REPLAYED: "Replayed Credential",
                Code.EMUNGE_CRED_REWOUND: "Credential from the future (rewound)",
-               Code.EMUNGE_CRED_INVALID: "Invalid Credential",
-               Code.EMUNGE_SOCKET: "munge service unreachable"}
+               Code.EMUNGE_CRED_INVALID: "Invalid Credential"}
     try:
         with pymunge.MungeContext() as ctx:
             ctx.socket = socket_path
@@ -94,6 +97,9 @@ def decode_credential(credential: str, socket_path: str) -> tuple[bytes, int, in
     except UnicodeEncodeError:
         raise AuthError("Invalid Credential: not ASCII") from None
     except pymunge.MungeError as exc:
+        if exc.code in (Code.EMUNGE_SOCKET, Code.EMUNGE_TIMEOUT, Code.EMUNGE_SNAFU):
+            raise AuthError(f"munge service unavailable on {socket_path}: {exc.message}",
+                            http=503) from None
         raise AuthError(reasons.get(exc.code, f"Invalid Credential ({exc.message})")) from None
     return payload or b"", uid, gid
 

@@ -60,3 +60,12 @@ def test_prometheus_and_openapi(client):
     spec = client.get("/openapi.json").get_json()
     params = spec["paths"]["/api/metrics/{system}/"]["get"]["parameters"]
     assert {"limit", "system"} == {p["name"] for p in params}
+
+
+def test_unreachable_munged_is_503_not_401(tmp_path):
+    cfg = parse_config({"Platforms": {"lab": {"local": {"imageDir": str(tmp_path)},
+                                              "mungeSocketPath": str(tmp_path / "no.sock")}},
+                        "CatalogPath": str(tmp_path / "c.sqlite")})
+    client = create_app(cfg, SQLiteStore(cfg.catalog_path), workers=False).test_client()
+    resp = client.get("/api/list/lab/", headers={"authentication": "MUNGE:AwQFAAB:"})
+    assert resp.status_code == 503 and "munge service unavailable" in resp.get_json()["error"]
