@@ -56,9 +56,9 @@ def build_container(spec: BuildSpec) -> Container:
         _build_root(spec, image)
         return Container(spec, image)
     except BaseException as exc:
-        unmount_all(spec.udi_mount)
         if image is not None:
             image.release()
+        unmount_all(spec.udi_mount)
         if isinstance(exc, OSError):
             raise BuildError(f"building {spec.udi_mount}: {exc.strerror}"
                              f"{' (' + exc.filename + ')' if exc.filename else ''}") from None

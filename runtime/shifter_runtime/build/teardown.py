@@ -5,11 +5,12 @@ import os
 import signal
 import time
 
-from ..kernel import mounts
+from ..kernel import loop, mounts
 
 ATTEMPTS = 10
 RETRY_S = 0.3
 KILL_GRACE_S = 1.0
+LOOP_RELEASE_S = 2.0
 
 
 def is_mounted(path: str) -> bool:
@@ -18,20 +19,35 @@ def is_mounted(path: str) -> bool:
     return path in mounts.mounts_under(path)
 
 
-def unmount_all(base: str) -> list[str]:
-    """Lazily unmount every mount at or below ``base``, newest first; returns what is
+def unmount_all(*bases: str) -> list[str]:
+    """Lazily unmount every mount at or below each of ``bases``, newest first, then
+    wait (a little) for the loop devices they used to autoclear; returns what is
     still mounted afterwards (normally nothing)."""
-    base = os.path.realpath(base)
-    for _ in range(ATTEMPTS):
-        left = mounts.mounts_under(base)
-        if not left:
-            return []
-        for point in left:
-            try:
-                mounts.umount(point)
-            except OSError:
-                pass
-    return mounts.mounts_under(base)
+    loops: set[str] = set()
+    left: list[str] = []
+    for base in map(os.path.realpath, bases):
+        for _ in range(ATTEMPTS):
+            entries = mounts.mount_entries(base)
+            if not entries:
+                break
+            for point, source in entries:
+                if source.startswith("/dev/loop"):
+                    loops.add(source)
+                try:
+                    mounts.umount(point)
+                except OSError:
+                    pass
+        left += mounts.mounts_under(base)
+    _wait_loops_released(loops)
+    return left
+
+
+def _wait_loops_released(devices: set[str]) -> None:
+    deadline = time.monotonic() + LOOP_RELEASE_S
+    while devices and time.monotonic() < deadline:
+        devices = {d for d in devices if loop.is_attached(d)}
+        if devices:
+            time.sleep(0.005)
 
 
 def container_pids(devices: set[int]) -> list[int]:
@@ -67,10 +83,19 @@ def kill_container_processes(udi_mount: str, loop_mount: str) -> None:
                 pass
         deadline = time.monotonic() + KILL_GRACE_S
         while pids and time.monotonic() < deadline:
-            pids = [p for p in pids if os.path.exists(f"/proc/{p}")]
+            pids = [p for p in pids if _alive(p)]
             time.sleep(0.01)
         if not pids:
             return
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie has nothing left to tear down)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rpartition(b")")[2].split()[0] != b"Z"
+    except OSError:
+        return False
 
 
 def destroy_container(udi_mount: str, loop_mount: str) -> list[str]:
@@ -80,7 +105,7 @@ def destroy_container(udi_mount: str, loop_mount: str) -> list[str]:
     left: list[str] = []
     for attempt in range(ATTEMPTS):
         kill_container_processes(udi_mount, loop_mount)
-        left = unmount_all(udi_mount) + unmount_all(loop_mount)
+        left = unmount_all(udi_mount, loop_mount)
         if not left:
             return []
         time.sleep(RETRY_S if attempt else 0)

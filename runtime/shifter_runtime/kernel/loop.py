@@ -42,6 +42,12 @@ class LoopDevice:
             self.fd = -1
 
 
+def is_attached(device: str) -> bool:
+    """Whether loop ``device`` (``/dev/loopN``) still has a backing file."""
+    name = os.path.basename(device)
+    return os.path.exists(f"/sys/block/{name}/loop/backing_file")
+
+
 def attach_loop(backing: str, *, read_only: bool = True, attempts: int = 20) -> LoopDevice:
     """Attach ``backing`` to a free loop device with autoclear (and read-only if asked)."""
     flags = os.O_RDONLY if read_only else os.O_RDWR

@@ -134,17 +134,26 @@ def mount_new(fstype: str, target_fd: int, attrs: int,
         os.close(tree)
 
 
-def mounts_under(base: str, mountinfo: str = "/proc/self/mountinfo") -> list[str]:
-    """Mount points at or below ``base`` (whole path components), newest first."""
+def mount_entries(base: str, mountinfo: str = "/proc/self/mountinfo"
+                  ) -> list[tuple[str, str]]:
+    """(mount point, source) of mounts at or below ``base`` (whole path components),
+    newest first."""
     base = base.rstrip("/") or "/"
     found = []
     with open(mountinfo, "rb") as fh:
         for line in fh:
-            point = _unescape(line.split(b" ", 5)[4].decode())
+            fields = line.decode().split(" ")
+            point = _unescape(fields[4])
             if point == base or point.startswith(base + "/") or base == "/":
-                found.append(point)
+                tail = fields[fields.index("-") + 1:]
+                found.append((point, _unescape(tail[1]) if len(tail) > 1 else ""))
     found.reverse()
     return found
+
+
+def mounts_under(base: str, mountinfo: str = "/proc/self/mountinfo") -> list[str]:
+    """Mount points at or below ``base`` (whole path components), newest first."""
+    return [point for point, _ in mount_entries(base, mountinfo)]
 
 
 def _unescape(field: str) -> str:

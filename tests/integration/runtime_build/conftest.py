@@ -4,7 +4,6 @@ that every test leaves no mount and no loop device behind."""
 from __future__ import annotations
 
 import shutil
-import stat
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,23 @@ def _busybox_rootfs(root: Path) -> None:
     (root / "etc/profile").write_text("# image profile\n")
     (root / "opt/app/hello").write_text("hello from the image\n")
     (root / "var/log/image.log").write_text("log\n")
+
+
+IDS_C = r"""
+#include <stdio.h>
+#include <unistd.h>
+int main(void) {
+    printf("%d %d %d %d\n", (int)getuid(), (int)geteuid(), (int)getgid(), (int)getegid());
+    return 0;
+}
+"""
+
+
+def _compile_ids(work: Path, out: Path) -> None:
+    """A static program printing ruid euid rgid egid (setuid-root in the image)."""
+    src = work / "ids.c"
+    src.write_text(IDS_C)
+    subprocess.run(["gcc", "-static", "-O2", "-o", str(out), str(src)], check=True)
 
 
 def _squash(root: Path, out: Path, *pseudo: str) -> None:
@@ -79,10 +95,8 @@ def rt_images(image_dir) -> Images:
     (evil / "data").symlink_to("/")             # a user volume target leading to /
     (evil / "escape").symlink_to("../../../../../../../tmp")
     (evil / "var/spoolx").symlink_to("/root")
-    shutil.copy2(BUSYBOX, evil / "bin/suidbox")
-    (evil / "bin/suidbox").chmod(0o4755 | stat.S_IRWXU)
-    (evil / "bin/sgidbox").write_bytes(Path(BUSYBOX).read_bytes())
-    (evil / "bin/sgidbox").chmod(0o2755)
+    _compile_ids(work, evil / "bin/suidids")
+    (evil / "bin/suidids").chmod(0o6755)
     (evil / "devnodes").mkdir()
     images.ids["evil"] = _install(images.path, "evil0001", evil,
                                   "devnodes/null c 666 0 0 1 3",
