@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from dataclasses import dataclass
 
 from ..kernel import mounts
@@ -122,6 +121,7 @@ def _site_modifications(spec: BuildSpec, root: RootFs) -> None:
 def _hook(spec: BuildSpec, hook: str | None, what: str) -> None:
     if not hook:
         return
+    import subprocess
     ran = subprocess.run(["/bin/sh", hook], cwd=spec.udi_mount, stdin=subprocess.DEVNULL,
                          capture_output=True, text=True)
     if ran.returncode != 0:

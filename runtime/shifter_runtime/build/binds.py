@@ -2,10 +2,7 @@
 from __future__ import annotations
 
 import os
-import socket
 import stat
-import subprocess
-import tempfile
 from contextlib import nullcontext
 from typing import Sequence
 
@@ -145,6 +142,9 @@ def mount_per_node_cache(root: RootFs, spec: BuildSpec, cache: PerNodeCache, tfd
                          where: str) -> None:
     """A fresh XFS of ``cache.size`` bytes on a loop device, owned by the user; the
     backing file is unlinked at once so it vanishes with the mount."""
+    import socket
+    import subprocess
+    import tempfile
     user = spec.user
     if not spec.privileged:
         raise BuildError(f"{where}: perNodeCache needs root (use the Slurm --image path)")

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from ..kernel import creds, loop, mounts
 from .spec import BuildError, ImageSource
+
+if TYPE_CHECKING:
+    import subprocess
 
 LOOP_FORMATS = {"squashfs": "squashfs", "xfs": "xfs"}
 FUSE_WAIT_S = 5.0
@@ -92,6 +94,7 @@ class SquashfuseImageMount:
         if image.format != "squashfs":
             raise BuildError(f"image {image.identifier}: only squashfs images can be "
                              f"mounted without root (format {image.format})")
+        import subprocess
         before = os.stat(target).st_dev
         child = subprocess.Popen(
             [self.binary, "-f", "-o", "ro,nosuid,nodev", image.path, target],

@@ -3,42 +3,70 @@
 ``setupRoot [-V] [-c udiRoot.conf] [-v volmap]... [-s sshPubKey] [-u user] [-U uid]
 [-G gid] [-N nodespec] [-m modules] <imageType> <imageIdentifier>`` (upstream
 §3.8; ``-c`` is ours, for test beds).  Any failure tears down what was made and
-prints one line; the exit status is then 1.
+prints one line; the exit status is then 1 (2 for bad usage).
 """
 from __future__ import annotations
 
-import argparse
+import getopt
 import os
 import sys
 import time
+from dataclasses import dataclass, field
+from typing import Optional
 
 SAFE_PATH = "/usr/bin:/usr/sbin:/bin:/sbin"
+USAGE = ("usage: setupRoot [-V] [-c udiRoot.conf] [-v volmap]... [-s sshPubKey] [-u user] "
+         "[-U uid] [-G gid] [-N nodespec] [-m modules] <imageType> <imageIdentifier>")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, like getopt users expect
-        print(f"setupRoot: {message}", file=sys.stderr)
-        raise SystemExit(2)
+@dataclass
+class Args:
+    """setupRoot's options and operands."""
+
+    image_type: str
+    image_id: str
+    verbose: bool = False
+    config: Optional[str] = None
+    volumes: list[str] = field(default_factory=list)
+    ssh_pubkey: Optional[str] = None
+    user: Optional[str] = None
+    uid: Optional[int] = None
+    gid: Optional[int] = None
+    nodespec: Optional[str] = None
+    modules: Optional[str] = None
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="setupRoot", allow_abbrev=False,
-                description="Prepare a Shifter container on udiMount (root only).")
-    p.add_argument("-V", dest="verbose", action="store_true", help="verbose")
-    p.add_argument("-c", dest="config", help="udiRoot.conf to read (default the installed one)")
-    p.add_argument("-v", dest="volumes", action="append", default=[], help="volume map")
-    p.add_argument("-s", dest="ssh_pubkey", help="ssh public key (container sshd: unsupported)")
-    p.add_argument("-u", dest="user", help="user name")
-    p.add_argument("-U", dest="uid", type=int, help="uid")
-    p.add_argument("-G", dest="gid", type=int, help="gid")
-    p.add_argument("-N", dest="nodespec", help="node spec 'host/tasks host/tasks' -> /var/hostsfile")
-    p.add_argument("-m", dest="modules", help="comma list of modules, or none")
-    p.add_argument("image_type")
-    p.add_argument("image_id")
-    return p
+class UsageError(Exception):
+    """Bad command line."""
 
 
-def setup(args: argparse.Namespace) -> float:
+def parse_args(argv: list[str]) -> Args:
+    """getopt ``"Vc:v:s:u:U:G:N:m:h"`` as upstream (plus ``-c``)."""
+    try:
+        opts, rest = getopt.getopt(argv, "Vc:v:s:u:U:G:N:m:h")
+    except getopt.GetoptError as err:
+        raise UsageError(str(err)) from None
+    if ("-h", "") in opts:
+        print(USAGE)
+        raise SystemExit(0)
+    if len(rest) != 2:
+        raise UsageError("expected <imageType> <imageIdentifier>")
+    args = Args(rest[0], rest[1])
+    for opt, value in opts:
+        if opt in ("-U", "-G"):
+            if not value.isdigit():
+                raise UsageError(f"{opt} {value}: not a number")
+            setattr(args, "uid" if opt == "-U" else "gid", int(value))
+        elif opt == "-v":
+            args.volumes.append(value)
+        else:
+            name = {"-V": "verbose", "-c": "config", "-s": "ssh_pubkey", "-u": "user",
+                    "-N": "nodespec", "-m": "modules"}[opt]
+            setattr(args, name, True if opt == "-V" else value)
+    return args
+
+
+def setup(args: Args) -> float:
     """Build the container; returns the seconds spent building."""
     from ..build import LoopImageMount, build_container
     from ..build.account import lookup_user
@@ -71,7 +99,11 @@ def setup(args: argparse.Namespace) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``setupRoot`` console script."""
-    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parse_args(sys.argv[1:] if argv is None else argv)
+    except UsageError as err:
+        print(f"setupRoot: {err}\n{USAGE}", file=sys.stderr)
+        return 2
     os.environ.clear()
     os.environ["PATH"] = SAFE_PATH
     if os.geteuid() != 0:

@@ -6,17 +6,24 @@ a half-built setup and when nothing is there.
 """
 from __future__ import annotations
 
-import argparse
+import getopt
 import os
 import sys
+
+USAGE = "usage: unsetupRoot [-c udiRoot.conf]"
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``unsetupRoot`` console script."""
-    parser = argparse.ArgumentParser(prog="unsetupRoot", allow_abbrev=False,
-                                     description="Tear down the Shifter container (root).")
-    parser.add_argument("-c", dest="config", help="udiRoot.conf to read")
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        opts, rest = getopt.getopt(sys.argv[1:] if argv is None else argv, "c:h")
+    except getopt.GetoptError as err:
+        print(f"unsetupRoot: {err}\n{USAGE}", file=sys.stderr)
+        return 2
+    if rest or ("-h", "") in opts:
+        print(USAGE, file=sys.stderr if rest else sys.stdout)
+        return 2 if rest else 0
+    cli_config = dict(opts).get("-c")
     os.environ.clear()
     os.environ["PATH"] = "/usr/bin:/usr/sbin:/bin:/sbin"
     if os.geteuid() != 0:
@@ -26,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..config import config_path, load_config
     from ..errors import ShifterError
     try:
-        config = load_config(config_path(True, cli_path=args.config))
+        config = load_config(config_path(True, cli_path=cli_config))
     except ShifterError as err:
         print(f"unsetupRoot: {err}", file=sys.stderr)
         return 1
