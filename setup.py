@@ -6,23 +6,31 @@ Three import packages that cannot clash with anything else on a site:
 ``shifter_slurm.so`` is built separately by ``spank_plugin/build.py`` because it
 must be linked against the exact interpreter of the install prefix.
 """
-from setuptools import setup
+from setuptools import find_packages, setup
+
+ROOTS = {
+    "shifter_runtime": "runtime/shifter_runtime",
+    "shifter_imagegw": "imagegw/shifter_imagegw",
+    "shifter_slurm": "shifter_slurm",
+}
+
+
+def all_packages() -> list[str]:
+    """Each top-level package with its subpackages (``shifter_runtime.kernel`` ...)."""
+    found = []
+    for name, path in ROOTS.items():
+        found.append(name)
+        found += [f"{name}.{sub}" for sub in find_packages(path)]
+    return found
+
 
 setup(
     name="shifter-py",
     version="0.1.0",
     description="Python implementation of NERSC Shifter: containers for HPC",
     python_requires=">=3.11",
-    package_dir={
-        "shifter_runtime": "runtime/shifter_runtime",
-        "shifter_imagegw": "imagegw/shifter_imagegw",
-        "shifter_slurm": "shifter_slurm",
-    },
-    packages=[
-        "shifter_runtime",
-        "shifter_imagegw",
-        "shifter_slurm",
-    ],
+    package_dir=ROOTS,
+    packages=all_packages(),
     package_data={"shifter_imagegw": ["*.yaml", "*.json"]},
     install_requires=[
         "flask>=3.0",

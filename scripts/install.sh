@@ -94,6 +94,8 @@ if [ -d "$here/runtime/libexec" ]; then
     cp -a "$here/runtime/libexec/." "$prefix/libexec/"
 fi
 chmod -R a+rX "$prefix"
+# The gateway runs as an unprivileged service user, never as root.
+id -u shiftergw >/dev/null 2>&1 || useradd --system -M -d /nonexistent -s /usr/sbin/nologin shiftergw
 
 if [ "$tests" = 1 ]; then
     # shellcheck disable=SC2086
