@@ -52,17 +52,16 @@ exec 9>/run/shifter-install.lock
 flock 9
 
 PY=/usr/bin/python3
-reqs_hash=$(cat "$here/setup.py" | sha256sum | cut -c1-16)
 
-make_venv() {  # make_venv DIR EXTRA_PIP_ARGS...
+make_venv() {  # make_venv DIR REQUIREMENTS...  (rebuilt only when the requirement list changes)
     local dir=$1; shift
-    if [ ! -x "$dir/bin/python" ] || [ "$(cat "$dir/.shifter-deps" 2>/dev/null)" != "$reqs_hash$*" ]; then
+    if [ ! -x "$dir/bin/python" ] || [ "$(cat "$dir/.shifter-deps" 2>/dev/null)" != "$*" ]; then
         log "virtual environment $dir"
         rm -rf "$dir"
         "$PY" -m venv "$dir"
         "$dir/bin/pip" install -q --disable-pip-version-check --upgrade pip setuptools wheel 2>&1 | quiet
         "$dir/bin/pip" install -q --disable-pip-version-check "$@" 2>&1 | quiet
-        echo "$reqs_hash$*" >"$dir/.shifter-deps"
+        echo "$*" >"$dir/.shifter-deps"
     fi
 }
 
