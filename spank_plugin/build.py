@@ -1,17 +1,20 @@
-"""Build shifter_slurm.so, the SPANK plugin, as a cffi embedding module.
+"""Build the SPANK plugin: shifter_slurm.so and its Python host shifter_slurm_py.so.
 
     <prefix>/venv/bin/python spank_plugin/build.py --prefix /opt/shifter --out /opt/shifter/lib/shifter_slurm.so
 
-Run it with the interpreter the plugin will embed (the prefix's venv): the
-plugin is linked against that interpreter's libpython and starts Python with
-program_name=<prefix>/venv/bin/python, so the venv's site-packages (shifter_slurm,
-cffi) are what it loads, whatever the calling user's environment says.
+``--out`` is the plugin named in plugstack.conf (plain C, no libpython); the
+cffi embedding module ``shifter_slurm_py.so`` is written next to it and loaded
+only when a hook has work.  Run this with the interpreter to embed (the
+prefix's venv): the module links that interpreter's libpython and starts
+Python with program_name=<prefix>/venv/bin/python, so the venv's site-packages
+(shifter_slurm, cffi) are what it loads, whatever the user's environment says.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -21,6 +24,7 @@ import cffi
 
 HERE = Path(__file__).resolve().parent
 MODULE = "_shifter_slurm_spank"
+PY_LIBRARY = "shifter_slurm_py.so"
 
 CDEF = """
 typedef struct spank_handle *spank_t;
@@ -44,7 +48,7 @@ static const int OPT_VOLUME;
 static const int OPT_MODULE;
 static const int OPT_CCM;
 
-extern "Python+C" int py_spank(const char *hook, spank_t sp, int ac, char **av);
+extern "Python" int py_spank(const char *hook, spank_t sp, int ac, char **av);
 extern int shifter_py_ready;
 const char *shifter_opt(int val);
 
@@ -78,29 +82,51 @@ def c_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def build(prefix: Path, out: Path) -> None:
-    """Compile the plugin for the venv under ``prefix`` into ``out``."""
+def install(built: str, out: Path) -> None:
+    """Copy ``built`` to ``out`` atomically (running slurmds may have the old one mapped)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staged = out.with_name(out.name + ".new")
+    shutil.copyfile(built, staged)
+    os.chmod(staged, 0o755)
+    os.replace(staged, out)
+
+
+def build_python_host(prefix: Path, out: Path, tmp: str) -> None:
+    """The cffi embedding module that starts the venv's Python (pyhost.c)."""
     venv_python = prefix / "venv" / "bin" / "python"
-    libpython = sysconfig.get_config_var("INSTSONAME")
-    if not libpython:
-        raise SystemExit(f"build.py: {sys.executable} has no shared libpython")
-    defines = (
+    source = (
+        '#include <slurm/spank.h>\n#include "options.h"\n'
         f"#define SHIFTER_VENV_PYTHON {c_string(str(venv_python))}\n"
-        f"#define SHIFTER_LIBPYTHON {c_string(libpython)}\n"
+        + (HERE / "pyhost.c").read_text()
     )
-    source = defines + (HERE / "shifter_slurm.c").read_text()
     ffi = cffi.FFI()
     ffi.embedding_api("")
     ffi.cdef(CDEF)
-    ffi.set_source(MODULE, source, extra_compile_args=["-Wall", "-O2"])
+    ffi.set_source(MODULE, source, include_dirs=[str(HERE)], extra_compile_args=["-Wall", "-O2"])
     ffi.embedding_init_code(INIT_CODE)
+    install(ffi.compile(tmpdir=tmp, target=f"{MODULE}.*", verbose=False), out)
+
+
+def build_plugin(out: Path, py_module: Path, tmp: str) -> None:
+    """The SPANK plugin proper: C only, loads ``py_module`` on demand."""
+    target = Path(tmp) / "shifter_slurm.so"
+    cmd = ["gcc", "-shared", "-fPIC", "-O2", "-Wall", "-Werror",
+           f"-DSHIFTER_PY_MODULE={c_string(str(py_module))}",
+           "-o", str(target), str(HERE / "shifter_slurm.c"), "-ldl"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"build.py: gcc failed:\n{proc.stderr}")
+    install(str(target), out)
+
+
+def build(prefix: Path, out: Path) -> None:
+    """Build both libraries for the venv under ``prefix``; the plugin goes to ``out``."""
+    if not sysconfig.get_config_var("INSTSONAME"):
+        raise SystemExit(f"build.py: {sys.executable} has no shared libpython")
+    py_module = out.parent.resolve() / PY_LIBRARY
     with tempfile.TemporaryDirectory(prefix="shifter-spank-") as tmp:
-        built = ffi.compile(tmpdir=tmp, target=f"{MODULE}.*", verbose=False)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        staged = out.with_name(out.name + ".new")
-        shutil.copyfile(built, staged)
-        os.chmod(staged, 0o755)
-        os.replace(staged, out)
+        build_python_host(prefix, py_module, tmp)
+        build_plugin(out, py_module, tmp)
 
 
 def main(argv: list[str] | None = None) -> int:

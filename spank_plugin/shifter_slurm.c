@@ -4,18 +4,23 @@
  * C holds only what SPANK requires: the exported symbols, the option table
  * (options must be registered without starting Python so that `--help` and
  * plain submissions stay cheap) and thin hook stubs.  Every decision is made by
- * the Python package shifter_slurm, reached through the one cffi entry point
- * py_spank().  Python is started lazily, only when a hook has work to do:
+ * the Python package shifter_slurm, reached through shifter_py_hook() of
+ * shifter_slurm_py.so.  Python is started lazily, only when a hook has work:
  *   slurmd            never
  *   srun/sbatch/salloc init_post_opt, when a shifter option or SHIFTER_IMAGE/
  *                     SHIFTER_CCM is present
  *   prolog/epilog     when the job asked for an image (SPANK_SHIFTER_IMAGE)
  *   slurmstepd        when the job has an image and sshd/ccm/extern features
  *                     are configured in plugstack.conf
- * The interpreter is the install prefix's venv, started with an isolated
- * configuration so PYTHONHOME/PYTHONPATH of the user cannot change it.
+ * This library does not link libpython: a job that asks for no image pays
+ * only for loading a small C object.  When a hook has work, it dlopen()s the
+ * cffi embedding module shifter_slurm_py.so (linked to libpython, loaded
+ * RTLD_GLOBAL so Python's extension modules resolve against it) and calls
+ * its shifter_py_hook(); see pyhost.c.  A step inside a job whose options only
+ * repeat what the job already pinned (inherited by srun in a batch script)
+ * needs no Python at all.
  *
- * Built by build.py, which prepends SHIFTER_VENV_PYTHON and the cffi glue.
+ * Built by build.py with -DSHIFTER_PY_MODULE="<path of shifter_slurm_py.so>".
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -25,13 +30,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <slurm/spank.h>
+#include "options.h"
 
 SPANK_PLUGIN(shifter, 1);
 
-int shifter_py_ready = 0;           /* set to 1 by the embedding init code */
-int py_spank(const char *hook, spank_t sp, int ac, char **av);   /* cffi: extern "Python+C" */
+typedef int (*py_hook_f)(const char *hook, spank_t sp, int ac, char **av, const char *(*opt)(int));
 
-enum { OPT_IMAGE = 1, OPT_VOLUME, OPT_MODULE, OPT_CCM, OPT_COUNT };
 static char *opt_value[OPT_COUNT];
 static int opt_seen = 0;
 
@@ -101,6 +105,25 @@ static int register_options(spank_t sp, int ac, char **av)
     return 0;
 }
 
+/* Options that only repeat the job's pinned image (srun inside a batch job
+ * inherits them through SLURM_SPANK__SLURM_SPANK_OPTION_shifter_*). */
+static int same(const char *opt, const char *env)
+{
+    return !opt || (env && strcmp(opt, env) == 0);
+}
+
+static int inherited_only(void)
+{
+    const char *img = opt_value[OPT_IMAGE], *pinned = getenv("SHIFTER_IMAGE");
+    const char *type = getenv("SHIFTER_IMAGETYPE");
+    if (!img || !pinned || !type || strcmp(type, "id") != 0 || opt_value[OPT_CCM])
+        return 0;
+    if (strncmp(img, "id:", 3) != 0 || strcmp(img + 3, pinned) != 0)
+        return 0;
+    return same(opt_value[OPT_VOLUME], getenv("SHIFTER_VOLUME")) &&
+           same(opt_value[OPT_MODULE], getenv("SHIFTER_MODULE"));
+}
+
 /* Whether the hook has anything to do, decided without Python. */
 static int wanted(spank_t sp, const char *hook, int ac, char **av)
 {
@@ -108,8 +131,17 @@ static int wanted(spank_t sp, const char *hook, int ac, char **av)
     switch (spank_context()) {
     case S_CTX_LOCAL:
     case S_CTX_ALLOCATOR:
-        return strcmp(hook, "init_post_opt") == 0 &&
-               (opt_seen || getenv("SHIFTER_IMAGE") || getenv("SHIFTER_CCM"));
+        if (strcmp(hook, "init_post_opt") != 0)
+            return 0;
+        if (opt_seen)
+            return !inherited_only();
+        if (getenv("SHIFTER_CCM"))
+            return 1;
+        /* a step of a job that exported a pinned image has nothing to resolve */
+        if (getenv("SLURM_JOB_ID") && getenv("SHIFTER_IMAGETYPE") &&
+            strcmp(getenv("SHIFTER_IMAGETYPE"), "id") == 0)
+            return 0;
+        return getenv("SHIFTER_IMAGE") != NULL;
     case S_CTX_JOB_SCRIPT:
         /* never spank_job_control_getenv here: it segfaults in 22.05 */
         return getenv("SPANK_SHIFTER_IMAGE") || getenv("SPANK_SHIFTER_CCM");
@@ -127,47 +159,29 @@ static int wanted(spank_t sp, const char *hook, int ac, char **av)
     }
 }
 
-/* Start CPython from the install prefix's venv, isolated from the caller's
- * environment.  Slurm dlopen()s plugins RTLD_LOCAL, so libpython's symbols are
- * first promoted to global scope for the extension modules Python will load. */
-static int start_python(void)
+static py_hook_f load_python(void)
 {
-    PyConfig config;
-    PyStatus status;
-    if (Py_IsInitialized())
-        return 0;
-    if (!dlopen(SHIFTER_LIBPYTHON, RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD)) {
-        slurm_error("shifter: cannot promote %s: %s", SHIFTER_LIBPYTHON, dlerror());
-        return -1;
+    static py_hook_f fn = NULL;
+    void *handle;
+    if (fn)
+        return fn;
+    if (!(handle = dlopen(SHIFTER_PY_MODULE, RTLD_NOW | RTLD_GLOBAL))) {
+        slurm_error("shifter: cannot load %s: %s", SHIFTER_PY_MODULE, dlerror());
+        return NULL;
     }
-    PyConfig_InitIsolatedConfig(&config);
-    config.install_signal_handlers = 0;
-    status = PyConfig_SetBytesString(&config, &config.program_name, SHIFTER_VENV_PYTHON);
-    if (!PyStatus_Exception(status))
-        status = Py_InitializeFromConfig(&config);
-    PyConfig_Clear(&config);
-    if (PyStatus_Exception(status)) {
-        slurm_error("shifter: cannot start Python %s: %s", SHIFTER_VENV_PYTHON,
-                    status.err_msg ? status.err_msg : "unknown error");
-        return -1;
-    }
-    PyEval_SaveThread();
-    return 0;
+    if (!(fn = (py_hook_f)dlsym(handle, "shifter_py_hook")))
+        slurm_error("shifter: %s has no shifter_py_hook: %s", SHIFTER_PY_MODULE, dlerror());
+    return fn;
 }
 
 static int hook(const char *name, spank_t sp, int ac, char **av)
 {
-    int rc;
+    py_hook_f fn;
     if (!wanted(sp, name, ac, av))
         return 0;
-    if (start_python() != 0)
+    if (!(fn = load_python()))
         return -1;
-    rc = py_spank(name, sp, ac, av);
-    if (!shifter_py_ready) {
-        slurm_error("shifter: the Python part of the plugin failed to load (%s); see above", name);
-        return -1;
-    }
-    return rc;
+    return fn(name, sp, ac, av, shifter_opt);
 }
 
 int slurm_spank_init(spank_t sp, int ac, char **av)
