@@ -4,9 +4,15 @@ The uid and gid maps are one line each, ``id id 1``: inside, the process keeps
 its own uid and primary gid and has the namespace's capabilities until
 ``privs.drop_privileges``.  ``setgroups`` is denied, as the kernel requires
 before an unprivileged gid map; the supplementary groups therefore stay exactly
-as they were (access checks still use them; ``id`` shows the unmapped ones as
-the overflow group ``nogroup``/65534), and they can never be dropped to get
-around a group-denied permission.
+as they were (access checks still use them, and they can never be dropped to
+get around a group-denied permission), but only the primary gid is mapped, so
+``id`` shows the others as the overflow gid, e.g. for shifteruser (also in
+shiftergrp)::
+
+    uid=1902(shifteruser) gid=1903(shifteruser) groups=1903(shifteruser),65534
+
+Mapping them too would need a privileged helper (``newgidmap``), which this
+runtime deliberately does without.
 """
 from __future__ import annotations
 
