@@ -155,8 +155,9 @@ def _bind_volume(root: str, root_fd: int, vol: VolumeMount, user_map: bool,
         try:
             src_fd = libc.open_in_root(root_fd, vol.source, libc.O_PATH | os.O_DIRECTORY)
         except OSError as err:
-            raise PrivateBuildError(f"volume {vol.source}:{vol.target}: source "
-                                    f"{vol.source}: {os.strerror(err.errno)} in the container") from None
+            raise PrivateBuildError(
+                f"volume {vol.source}:{vol.target}: source {vol.source}: "
+                f"{os.strerror(err.errno)} in the container") from None
         source = f"/proc/self/fd/{src_fd}"
     else:
         src_fd, source = -1, vol.source

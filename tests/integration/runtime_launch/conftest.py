@@ -77,7 +77,8 @@ def _meta(site: Site, ident: str, text: str, squashfs: Path, mode: int = 0o644) 
 def launch_site(test_users) -> Site:
     """Build the site once per session; remove it (and check it is unmounted) at the end."""
     if not (PREFIX / "bin/shifter").exists():
-        pytest.fail(f"{PREFIX}/bin/shifter is not installed (./scripts/install.sh --no-apt --tests)")
+        pytest.fail(f"{PREFIX}/bin/shifter is not installed "
+                    "(./scripts/install.sh --no-apt --tests)")
     os.chmod("/dev/fuse", 0o666)
     base = Path(tempfile.mkdtemp(prefix="shifter-launch-", dir="/tmp"))
     base.chmod(0o755)
