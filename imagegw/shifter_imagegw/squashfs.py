@@ -91,7 +91,8 @@ def convert_layers(layers: list[Path], out: Path, options: ConverterOptions, wor
     on_bytes(0)
     tool = options.tool()
     if tool == "tar2sqfs":
-        cmd = ["tar2sqfs", "--quiet", "--no-xattr", "--force", "-c", options.compressor,
+        # xattrs are kept: the stream carries only flatten's DIR_INDEX_XATTR marker
+        cmd = ["tar2sqfs", "--quiet", "--force", "-c", options.compressor,
                "-b", str(options.block_size), "-j", str(options.jobs), "-d", "mode=0755,uid=0,gid=0"]
         if options.level is not None:
             cmd += ["-X", f"level={options.level}"]

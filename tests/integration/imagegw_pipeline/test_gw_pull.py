@@ -74,6 +74,9 @@ def test_pull_v2s2_and_oci(images, dirs, name):
         "PULLING", "EXAMINATION", "CONVERSION", "TRANSFER"]
     tree, _ = unpack(image.squashfs, dirs.tmp / "root")
     assert tree["bin/busybox"][0] == "file" and tree["bin/sh"] == ("symlink", "/bin/busybox")
+    info = subprocess.run(["unsquashfs", "-s", str(image.squashfs)], capture_output=True, text=True).stdout
+    assert "Compression zstd" in info and "Block size 131072" in info
+    assert os.listxattr(dirs.tmp / "root" / "bin") == ["trusted.shifter.dirindex"]   # > 64 applets
     assert_clean(dirs)
 
 

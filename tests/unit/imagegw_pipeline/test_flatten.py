@@ -6,7 +6,7 @@ import tarfile
 import pytest
 import zstandard
 
-from shifter_imagegw.flatten import FlattenError, index_layer, normalize, plan_merge, write_merged
+from shifter_imagegw.flatten import DIR_INDEX_MIN, DIR_INDEX_XATTR, FlattenError, index_layer, normalize, plan_merge, write_merged
 from shifter_imagegw.layerio import open_layer
 
 pytestmark = pytest.mark.unit
@@ -55,7 +55,8 @@ def flatten(*layers: bytes):
     tree, links = {}, {}
     with tarfile.open(fileobj=out, mode="r:") as tar:
         for m in tar:
-            assert m.uid == 0 and m.gid == 0 and not any(k.startswith("SCHILY.xattr") for k in m.pax_headers)
+            xattrs = {k for k in m.pax_headers if k.startswith("SCHILY.xattr")}
+            assert m.uid == 0 and m.gid == 0 and xattrs <= ({f"SCHILY.xattr.{DIR_INDEX_XATTR}"} if m.isdir() else set())
             if m.isdir():
                 tree[m.name] = ("dir", m.mode)
             elif m.issym():
@@ -237,3 +238,16 @@ def test_truncated_or_corrupt_gzip_layer_is_a_clean_error(tmp_path):
         with pytest.raises(FlattenError, match="not a readable tar archive"):
             with open_layer(path) as fh:
                 index_layer(fh)
+
+
+def test_big_directories_get_the_index_marker_and_nothing_else_does():
+    raw = layer(("dir", "big"), *[("file", f"big/f{i}", "x") for i in range(DIR_INDEX_MIN)],
+                ("dir", "small"), ("file", "small/f", "x"))
+    plan = plan_merge([index_layer(io.BytesIO(raw))])
+    assert plan.indexed_dirs == {"big"}
+    out = io.BytesIO()
+    write_merged(plan, lambda i: io.BytesIO(raw), out)
+    out.seek(0)
+    with tarfile.open(fileobj=out) as tar:
+        marked = {m.name for m in tar if m.pax_headers}
+    assert marked == {"big"}
