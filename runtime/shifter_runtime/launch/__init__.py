@@ -11,5 +11,11 @@ the caller's own uid and gid (1:1), so the command keeps its identity:
   by a ``squashfuse_ll`` child, merged under a site layer with one overlay mount;
 * ``privs``    -- drop every capability set, set no_new_privs;
 * ``execute``  -- working directory, module userhooks, exec with the container PATH;
-* ``libc``     -- the few raw system calls (ctypes), loaded on first use.
+* ``etc``      -- the site's ``/etc`` files of a private container;
+* ``lookup``   -- tag -> image id through the gateway client (only for tags);
+* ``libc``     -- the few raw system calls of the hot path (ctypes);
+* ``light``    -- small ``dataclasses``/``typing`` stand-ins so the hot path
+  stays near Python's own start-up time (see bench/README.md).
+
+Path resolution inside the container root comes from ``kernel.paths``.
 """

@@ -85,24 +85,3 @@ def capset_zero() -> None:
     data = (ctypes.c_uint32 * 6)()
     _check(_libc.syscall(_SYS_CAPSET, header, data), "capset")
 
-
-_SYS_OPENAT2 = 437  # x86_64
-RESOLVE_NO_MAGICLINKS = 0x02
-RESOLVE_IN_ROOT = 0x10
-O_PATH = 0o10000000
-
-
-class _OpenHow(ctypes.Structure):
-    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64),
-                ("resolve", ctypes.c_uint64)]
-
-
-def open_in_root(root_fd: int, path: str, flags: int = O_PATH | os.O_CLOEXEC) -> int:
-    """openat2(RESOLVE_IN_ROOT): every symlink and ``..`` stays inside ``root_fd``."""
-    how = _OpenHow(flags, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
-    fd = _libc.syscall(_SYS_OPENAT2, root_fd, _b(path), ctypes.byref(how),
-                       ctypes.sizeof(how))
-    if fd < 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"resolve in container: {os.strerror(err)}", path)
-    return fd

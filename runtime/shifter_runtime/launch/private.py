@@ -30,6 +30,7 @@ from ..config import ModuleConfig, UdiRootConfig
 from ..errors import ShifterError
 from ..state import STATE_FILE
 from ..volumes import VolumeMount, check_target
+from ..kernel.paths import open_in_root
 from . import libc
 from .etc import write_site_etc
 
@@ -131,7 +132,7 @@ def _make_target(site: str, target: str) -> None:
 def _resolved_target(root: str, root_fd: int, vol: VolumeMount, user_map: bool) -> str:
     """The target resolved inside the container (symlinks stay in it), checked again."""
     try:
-        fd = libc.open_in_root(root_fd, vol.target, libc.O_PATH | os.O_DIRECTORY)
+        fd = open_in_root(root_fd, vol.target, os.O_PATH | os.O_DIRECTORY)
     except OSError as err:
         raise PrivateBuildError(f"volume {vol.source}:{vol.target}: target: "
                                 f"{os.strerror(err.errno)} in the container") from None
@@ -153,7 +154,7 @@ def _bind_volume(root: str, root_fd: int, vol: VolumeMount, user_map: bool,
     target = _resolved_target(root, root_fd, vol, user_map)
     if user_map:
         try:
-            src_fd = libc.open_in_root(root_fd, vol.source, libc.O_PATH | os.O_DIRECTORY)
+            src_fd = open_in_root(root_fd, vol.source, os.O_PATH | os.O_DIRECTORY)
         except OSError as err:
             raise PrivateBuildError(
                 f"volume {vol.source}:{vol.target}: source {vol.source}: "
@@ -227,7 +228,7 @@ def build_private(config: UdiRootConfig, image_path: str, image_format: str,
     for target, source in extra:
         _bind(source, root + target, ro=True)
     style = config.mount_propagation_style
-    root_fd = os.open(root, libc.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         for vol in site_fs:
             _bind_volume(root, root_fd, vol, False, style)
