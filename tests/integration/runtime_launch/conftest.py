@@ -129,20 +129,16 @@ def leftovers(site: Site) -> list[str]:
         found = [line.split()[1] for line in f if str(site.base) in line]
     if site.prepared:
         found = [m for m in found if not m.startswith((str(site.udi), str(site.loop)))]
-    for pid in os.listdir("/proc"):
+    for pid in os.listdir("/proc"):  # squashfuse_ll serving one of our images
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmd = f.read().split(b"\0")
+                if not f.read().split(b"\0")[0].endswith(b"squashfuse_ll"):
+                    continue
+            targets = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
         except OSError:
             continue
-        if cmd and cmd[0].endswith(b"squashfuse_ll"):
-            try:
-                with open(f"/proc/{pid}/stat") as f:
-                    state = f.read().rsplit(")", 1)[1].split()[0]
-            except OSError:
-                continue
-            if state != "Z":
-                found.append(f"squashfuse_ll pid {pid}")
+        if any(t.startswith(str(site.base)) for t in targets):
+            found.append(f"squashfuse_ll pid {pid}")
     return found
 
 
