@@ -43,15 +43,17 @@ def request_from_env(environ: Mapping[str, str]) -> tuple[Request, str | None]:
 
 def setup_root_argv(
     udi_root_path: str, config: str, req: Request, *, uid: int, gid: int, user: str,
-    node_spec: str, pubkey: str | None,
+    node_spec: str,
 ) -> list[str]:
-    """The setupRoot command line (upstream's arguments; ``-c`` for a non-default config)."""
+    """The setupRoot command line (upstream's arguments; ``-c`` for a non-default config).
+
+    The sshd public key is not passed (``-s``): the plugin starts the container
+    sshd itself after setupRoot (sshd.py).
+    """
     argv = [str(Path(udi_root_path) / "bin" / "setupRoot")]
     if config != DEFAULT_CONFIG:
         argv += ["-c", config]
     argv += ["-U", str(uid), "-G", str(gid), "-u", user, "-N", node_spec]
-    if pubkey:
-        argv += ["-s", pubkey]
     for volume in (req.volumes or "").split(";"):
         if volume.strip():
             argv += ["-v", volume.strip()]
@@ -110,18 +112,29 @@ def build(spank: "Spank", conf: "PlugConf", udi_mount: str, udi_root_path: str, 
         raise ShifterSlurmError(f"uid {uid} has no passwd entry on {socket.gethostname()}") from None
     argv = setup_root_argv(
         udi_root_path, conf.shifter_config, req, uid=uid, gid=gid, user=user,
-        node_spec=job.node_spec(), pubkey=pubkey if conf.enable_sshd else None,
+        node_spec=job.node_spec(),
     )
     if conf.memory_cgroup:
         cgroup = JobCgroup(conf.memory_cgroup, uid, job.job_id)
         cgroup.create()
         cgroup.add(os.getpid())  # setupRoot and the sshd it starts inherit it
     run_logged(spank, argv, "setupRoot")
+    if conf.enable_sshd and pubkey:
+        start_sshd(udi_mount, user, uid, gid, pubkey)
     try:
         marker.write(udi_mount, job.job_id)
     except OSError as exc:  # read-only container root (mountUdiRootWritable=0)
         spank.debug(f"shifter: cannot record job id in {udi_mount}: {exc.strerror}")
     spank.info(f"shifter: job {job.job_id}: container ready on {socket.gethostname()} ({req.image_type}:{req.image})")
+
+
+def start_sshd(udi_mount: str, user: str, uid: int, gid: int, pubkey: str) -> None:
+    """Bundle and start the container sshd (see sshd.py)."""
+    from shifter_slurm import sshd
+
+    gids = tuple(sorted({gid, *os.getgrouplist(user, gid)}))
+    account = sshd.Account(user, uid, gid, gids)
+    sshd.start(udi_mount, account, sshd.install(udi_mount, account, pubkey))
 
 
 def tell_job(job: slurmquery.JobInfo, uid: int, gid: int, message: str) -> None:

@@ -19,16 +19,16 @@ def test_request_from_prolog_environment():
 def test_setup_root_arguments_in_upstream_order():
     argv = setup_root_argv(
         "/opt/shifter", "/etc/shifter/udiRoot.conf", Request("id", "f00d", "/a:/b;/c:/d:ro", "m1,m2"),
-        uid=1001, gid=1002, user="alice", node_spec="n1/2 n2/2", pubkey="ssh-ed25519 K",
+        uid=1001, gid=1002, user="alice", node_spec="n1/2 n2/2",
     )
     assert argv == ["/opt/shifter/bin/setupRoot", "-U", "1001", "-G", "1002", "-u", "alice",
-                    "-N", "n1/2 n2/2", "-s", "ssh-ed25519 K", "-v", "/a:/b", "-v", "/c:/d:ro",
+                    "-N", "n1/2 n2/2", "-v", "/a:/b", "-v", "/c:/d:ro",
                     "-m", "m1,m2", "id", "f00d"]
 
 
 def test_non_default_config_is_passed():
     argv = setup_root_argv("/p", "/x/udiRoot.conf", Request("local", "/"), uid=5, gid=5, user="u",
-                           node_spec="h/1", pubkey=None)
+                           node_spec="h/1")
     assert argv[:3] == ["/p/bin/setupRoot", "-c", "/x/udiRoot.conf"]
     assert argv[-2:] == ["local", "/"]
     assert unsetup_root_argv("/p", "/x/udiRoot.conf") == ["/p/bin/unsetupRoot", "-c", "/x/udiRoot.conf"]

@@ -1,0 +1,186 @@
+"""The per-container sshd (``enable_sshd=1``): port 1204, only the job's user, only their key.
+
+Upstream ships a static OpenSSH in /opt/udiImage.  Here the host's Debian
+OpenSSH is bundled instead: ``sshd``, ``ssh``, every library ``ldd`` lists and
+the dynamic loader are copied to ``/opt/udiImage/ssh`` in the container, and
+run through that loader with ``--library-path``, so they work whatever libc
+the image has (or none, like busybox).  Per container: fresh host keys, an
+``sshd_config`` allowing only the job's user with key authentication, the
+user's public key (made at submission, ``~/.udiRoot/id_rsa.key``) as the only
+authorized key, and an ``ssh`` wrapper with a client config (port 1204, the
+same key) so ``ssh <node>`` from inside the container lands in the other
+node's container.  sshd runs chrooted in the container as the user, with no
+capabilities and no_new_privs, in the job's shifter cgroup (killed by the
+epilog).
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass
+
+from shifter_slurm.errors import ShifterSlurmError
+
+PORT = 1204
+SSH_DIR = "/opt/udiImage/ssh"
+BINARIES = {"sshd": "/usr/sbin/sshd", "ssh": "/usr/bin/ssh"}
+PR_SET_NO_NEW_PRIVS = 38
+
+
+@dataclass(frozen=True)
+class Account:
+    """Who the sshd runs as and admits."""
+
+    name: str
+    uid: int
+    gid: int
+    gids: tuple[int, ...]
+
+
+def sshd_config(user: str) -> str:
+    """The container sshd's configuration (pure)."""
+    return "\n".join([
+        f"Port {PORT}",
+        f"HostKey {SSH_DIR}/etc/ssh_host_ed25519_key",
+        f"AuthorizedKeysFile {SSH_DIR}/etc/user_auth_keys",
+        f"PidFile {SSH_DIR}/run/sshd.pid",
+        f"AllowUsers {user}",
+        "PermitRootLogin no",
+        "PubkeyAuthentication yes",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "HostbasedAuthentication no",
+        "UsePAM no",
+        "X11Forwarding no",
+        "UseDNS no",
+        "PermitUserEnvironment no",
+        "AcceptEnv SLURM_* SHIFTER_*",
+        "",
+    ])
+
+
+def ssh_config() -> str:
+    """The client configuration of the ``ssh`` wrapper (pure)."""
+    return "\n".join([
+        "Host *",
+        f"    Port {PORT}",
+        "    IdentityFile ~/.udiRoot/id_rsa.key",
+        "    IdentitiesOnly yes",
+        "    StrictHostKeyChecking no",
+        "    UserKnownHostsFile /dev/null",
+        "    LogLevel ERROR",
+        "",
+    ])
+
+
+def wrapper(loader: str, program: str, extra: str = "") -> str:
+    """A /bin/sh launcher running a bundled program through the bundled loader (pure)."""
+    return (f'#!/bin/sh\nexec {SSH_DIR}/lib/{loader} --library-path {SSH_DIR}/lib '
+            f'{SSH_DIR}/libexec/{program} {extra}"$@"\n')
+
+
+def host_libraries(binaries: list[str]) -> tuple[str, list[str]]:
+    """(dynamic loader, shared libraries) the binaries need, from ``ldd``."""
+    loader, libs = "", set()
+    for binary in binaries:
+        out = subprocess.run(["ldd", binary], capture_output=True, text=True, check=True).stdout
+        for line in out.splitlines():
+            words = line.split()
+            if "=>" in words and len(words) > words.index("=>") + 1 and words[words.index("=>") + 1].startswith("/"):
+                libs.add(words[words.index("=>") + 1])
+            elif words and words[0].startswith("/"):
+                loader = words[0]
+    if not loader:
+        raise ShifterSlurmError(f"no dynamic loader found for {', '.join(binaries)}")
+    return loader, sorted(libs)
+
+
+class _Tree:
+    """Create files below one directory fd, never following symlinks."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def mkdir(self, name: str, mode: int = 0o755) -> "_Tree":
+        os.mkdir(name, mode, dir_fd=self.fd)
+        return _Tree(os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=self.fd))
+
+    def write(self, name: str, data: bytes, mode: int, owner: tuple[int, int] = (0, 0)) -> None:
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode, dir_fd=self.fd)
+        try:
+            os.write(fd, data)
+            os.fchown(fd, *owner)
+            os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
+
+
+def _open_dir(path: str, parent: int | None = None) -> int:
+    return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
+
+
+def install(udi_mount: str, account: Account, pubkey: str) -> str:
+    """Write the bundle, keys and configurations into the container; return the loader's name."""
+    root = _open_dir(udi_mount)
+    try:
+        opt = _open_dir("opt", root)
+        udi_image = _open_dir("udiImage", opt)
+        os.close(opt)
+        try:
+            base = _Tree(udi_image).mkdir("ssh")
+        finally:
+            os.close(udi_image)
+    except OSError as exc:
+        raise ShifterSlurmError(f"cannot create {udi_mount}{SSH_DIR}: {exc.strerror}") from None
+    finally:
+        os.close(root)
+    loader, libs = host_libraries(list(BINARIES.values()))
+    lib, libexec, etc, bindir = base.mkdir("lib"), base.mkdir("libexec"), base.mkdir("etc"), base.mkdir("bin")
+    run = base.mkdir("run")
+    os.fchown(run.fd, account.uid, account.gid)
+    for path in [loader, *libs]:
+        with open(path, "rb") as src:
+            lib.write(os.path.basename(path), src.read(), 0o755)
+    for name, path in BINARIES.items():
+        with open(path, "rb") as src:
+            libexec.write(name, src.read(), 0o755)
+    loader_name = os.path.basename(loader)
+    bindir.write("ssh", wrapper(loader_name, "ssh", f"-F {SSH_DIR}/etc/ssh_config ").encode(), 0o755)
+    with tempfile.TemporaryDirectory(prefix="shifter-sshd-") as tmp:
+        key = os.path.join(tmp, "key")
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "shifter-host", "-f", key],
+                       check=True, stdin=subprocess.DEVNULL, capture_output=True)
+        with open(key, "rb") as priv, open(key + ".pub", "rb") as pub:
+            etc.write("ssh_host_ed25519_key", priv.read(), 0o600, (account.uid, account.gid))
+            etc.write("ssh_host_ed25519_key.pub", pub.read(), 0o644)
+    etc.write("sshd_config", sshd_config(account.name).encode(), 0o444)
+    etc.write("ssh_config", ssh_config().encode(), 0o444)
+    etc.write("user_auth_keys", (pubkey.strip() + "\n").encode(), 0o444)
+    for tree in (lib, libexec, etc, bindir, run, base):
+        os.close(tree.fd)
+    return loader_name
+
+
+def start(udi_mount: str, account: Account, loader: str) -> None:
+    """Start the sshd chrooted in the container as the user; it daemonizes."""
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def enter() -> None:
+        os.chroot(udi_mount)
+        os.chdir("/")
+        os.setgroups(list(account.gids))
+        os.setresgid(account.gid, account.gid, account.gid)
+        os.setresuid(account.uid, account.uid, account.uid)
+        if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+
+    argv = [f"{SSH_DIR}/lib/{loader}", "--library-path", f"{SSH_DIR}/lib", f"{SSH_DIR}/libexec/sshd",
+            "-r", "-f", f"{SSH_DIR}/etc/sshd_config"]
+    proc = subprocess.run(argv, preexec_fn=enter, env={"PATH": "/usr/bin:/bin"}, cwd="/",
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    if proc.returncode != 0:
+        reason = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+        raise ShifterSlurmError(f"container sshd did not start: {reason}")
+
