@@ -9,8 +9,10 @@ pytestmark = [pytest.mark.slurm, pytest.mark.multinode, pytest.mark.integration]
 SHIFTER = "/opt/shifter/bin/shifter"
 
 
-@pytest.fixture(params=[False, True], ids=["plain", "sshd"])
+@pytest.fixture
 def mn_cluster(request, multinode, image_dir, test_users):
+    """The 3-node cluster with the plugin; indirect parameter True adds enable_sshd=1."""
+    sshd = getattr(request, "param", False)
     from pathlib import Path
 
     from testbed.paths import run_dir
@@ -22,12 +24,12 @@ def mn_cluster(request, multinode, image_dir, test_users):
     text = text.replace(f"udiMount={base}/udiMount", "udiMount=/var/udiMount/c")
     config.write_text(text.replace(f"loopMount={base}/loopMount", "loopMount=/var/udiLoopMount/c"))
     line = f"required /opt/shifter/lib/shifter_slurm.so shifter_config={config} memory_cgroup=/sys/fs/cgroup/memory"
-    cluster = multinode(plugstack_lines=[line + (" enable_sshd=1" if request.param else "")])
+    cluster = multinode(plugstack_lines=[line + (" enable_sshd=1" if sshd else "")])
     for node in cluster.nodes:
         for mnt in ("var/udiMount/c", "var/udiLoopMount/c"):
             (cluster.node_dir(node) / mnt).mkdir(mode=0o755, exist_ok=True)
     cluster.resume()
-    yield cluster, image_dir.install("busybox"), request.param
+    yield cluster, image_dir.install("busybox"), sshd
 
     def node_leftovers():
         left = []
@@ -57,10 +59,9 @@ def test_srun_on_three_nodes_runs_in_each_nodes_container(mn_cluster, user_dir):
     assert lines == [f"{n} 1 n1 n2 n3" for n in ("n1", "n2", "n3")], lines
 
 
-def test_ssh_from_one_nodes_container_lands_in_the_next(mn_cluster, user_dir, test_users):
-    cluster, busybox, sshd = mn_cluster
-    if not sshd:
-        pytest.skip("needs enable_sshd=1")
+@pytest.mark.parametrize("mn_cluster", [True], indirect=True, ids=["sshd"])
+def test_ssh_from_one_nodes_container_lands_in_the_next(mn_cluster, user_dir):
+    cluster, busybox, _ = mn_cluster
     out = user_dir / "out"
     ssh = "/opt/udiImage/ssh/bin/ssh"
     bare = ("/opt/udiImage/ssh/lib/ld-linux-x86-64.so.2 --library-path /opt/udiImage/ssh/lib "
