@@ -77,7 +77,7 @@ def test_launch_imports_neither_inspect_nor_typing():
         f"import sys; sys.path.insert(0, {RUNTIME!r})\n"
         "from shifter_runtime.launch import light; light.install()\n"
         "import shifter_runtime.launch.flow\n"
-        "heavy = {'inspect', 'ast', 're', 'json', 'enum', 'signal', 'functools'}\n"
+        "heavy = {'inspect', 'ast', 're', 'json', 'enum', 'signal', 'functools', 'ctypes'}\n"
         "heavy = sorted(heavy & set(sys.modules))\n"
         "print(heavy, type(sys.modules['typing']).__name__, sys.modules['typing'].__doc__)\n")
     assert proc.returncode == 0, proc.stderr
