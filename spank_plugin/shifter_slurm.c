@@ -10,8 +10,7 @@
  *   srun/sbatch/salloc init_post_opt, when a shifter option or SHIFTER_IMAGE/
  *                     SHIFTER_CCM is present
  *   prolog/epilog     when the job asked for an image (SPANK_SHIFTER_IMAGE)
- *   slurmstepd        when the job has an image and sshd/ccm/extern features
- *                     are configured in plugstack.conf
+ *   slurmstepd        task_init_privileged of --ccm jobs (enable_ccm=1)
  * This library does not link libpython: a job that asks for no image pays
  * only for loading a small C object.  When a hook has work, it dlopen()s the
  * cffi embedding module shifter_slurm_py.so (linked to libpython, loaded
@@ -85,15 +84,6 @@ static int has_arg(int ac, char **av, const char *want)
     return 0;
 }
 
-static int has_prefix_arg(int ac, char **av, const char *prefix)
-{
-    size_t n = strlen(prefix);
-    for (int i = 0; i < ac; i++)
-        if (strncmp(av[i], prefix, n) == 0 && av[i][n] && strcmp(av[i] + n, "0") != 0)
-            return 1;
-    return 0;
-}
-
 static int register_options(spank_t sp, int ac, char **av)
 {
     int lng = has_arg(ac, av, "long_options");
@@ -146,14 +136,10 @@ static int wanted(spank_t sp, const char *hook, int ac, char **av)
         /* never spank_job_control_getenv here: it segfaults in 22.05 */
         return getenv("SPANK_SHIFTER_IMAGE") || getenv("SPANK_SHIFTER_CCM");
     case S_CTX_REMOTE:
-        if (strcmp(hook, "init_post_opt") == 0)
-            return 0;
-        if (!(has_prefix_arg(ac, av, "enable_sshd=") || has_prefix_arg(ac, av, "enable_ccm=") ||
-              has_prefix_arg(ac, av, "extern_cgroup=") || has_prefix_arg(ac, av, "extern_setup=")))
-            return 0;
-        return spank_getenv(sp, "SHIFTER_IMAGE", buf, sizeof buf) == ESPANK_SUCCESS ||
-               spank_getenv(sp, "SHIFTER_IMAGE", buf, sizeof buf) == ESPANK_NOSPACE ||
-               spank_getenv(sp, "SHIFTER_CCM", buf, sizeof buf) == ESPANK_SUCCESS;
+        /* only --ccm needs the step: its tasks are placed in the container */
+        return strcmp(hook, "task_init_privileged") == 0 && has_arg(ac, av, "enable_ccm=1") &&
+               spank_getenv(sp, "SHIFTER_CCM", buf, sizeof buf) == ESPANK_SUCCESS &&
+               strcmp(buf, "1") == 0;
     default:
         return 0;
     }
@@ -206,11 +192,6 @@ int slurm_spank_job_prolog(spank_t sp, int ac, char **av)
 int slurm_spank_job_epilog(spank_t sp, int ac, char **av)
 {
     return hook("job_epilog", sp, ac, av);
-}
-
-int slurm_spank_task_post_fork(spank_t sp, int ac, char **av)
-{
-    return hook("task_post_fork", sp, ac, av);
 }
 
 int slurm_spank_task_init_privileged(spank_t sp, int ac, char **av)

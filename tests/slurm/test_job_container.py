@@ -91,3 +91,18 @@ def test_failed_prolog_says_why_and_leaves_the_node_clean(cluster, site, user_di
     finally:
         cluster.run(["scancel", job])
         cluster.resume()
+
+
+def test_ccm_places_tasks_in_the_container(slurm, site, user_dir):
+    cluster = slurm(plugstack_lines=site.plugstack("enable_sshd=1", "enable_ccm=1"))
+    cluster.resume()
+    assert "--ccm" in cluster.run(["srun", "--help"], user=USER).stdout
+    proc = cluster.run(["srun", "--exclusive", "--ccm", "sh", "-c",
+                        "test -e /var/shifterConfig.json && echo INSIDE; pwd; id -un"], user=USER, cwd=str(user_dir))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["INSIDE", str(user_dir), USER]
+    plain = cluster.run(["srun", "test", "-e", "/var/shifterConfig.json"], user=USER)
+    assert plain.returncode != 0, "a job without --ccm ran inside the container"
+    refused = cluster.run(["srun", "--ccm", f"--image=id:{site.busybox}", "true"], user=USER)
+    assert "--ccm cannot be combined with --image" in refused.stderr
+    assert site.settle() == []
