@@ -63,10 +63,10 @@ def setup_root_argv(
     return argv
 
 
-def run_logged(spank: "Spank", argv: list[str], what: str) -> None:
+def run_logged(spank: "Spank", argv: list[str], what: str, env: dict[str, str] | None = None) -> None:
     """Run a helper, logging its output to slurmd's log; raise with its last error line."""
     proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          env={"PATH": "/usr/bin:/usr/sbin:/bin:/sbin"})
+                          env={"PATH": "/usr/bin:/usr/sbin:/bin:/sbin", **(env or {})})
     for line in proc.stdout.splitlines():
         spank.debug(f"shifter: {what}: {line}")
     errors = [line for line in proc.stderr.splitlines() if line.strip()]
@@ -105,7 +105,7 @@ def job_prolog(spank: "Spank", conf: "PlugConf") -> int:
 
 def build(spank: "Spank", conf: "PlugConf", udi_mount: str, udi_root_path: str, req: Request,
           pubkey: str | None, job: slurmquery.JobInfo, uid: int, gid: int) -> None:
-    """Run setupRoot for the job's user in the job's shifter cgroup."""
+    """setupRoot for the job's user in the job's shifter cgroup, then the sshd and extern_setup."""
     try:
         user = pwd.getpwuid(uid).pw_name
     except KeyError:
@@ -121,6 +121,11 @@ def build(spank: "Spank", conf: "PlugConf", udi_mount: str, udi_root_path: str, 
     run_logged(spank, argv, "setupRoot")
     if conf.enable_sshd and pubkey:
         start_sshd(udi_mount, user, uid, gid, pubkey)
+    if conf.extern_setup:
+        run_logged(spank, [conf.extern_setup], "extern_setup", {
+            "SLURM_JOB_ID": str(job.job_id), "SLURM_JOB_UID": str(uid), "SLURM_JOB_GID": str(gid),
+            "SLURM_JOB_USER": user, "SHIFTER_UDIMOUNT": udi_mount,
+        })
     try:
         marker.write(udi_mount, job.job_id)
     except OSError as exc:  # read-only container root (mountUdiRootWritable=0)

@@ -106,3 +106,17 @@ def test_ccm_places_tasks_in_the_container(slurm, site, user_dir):
     refused = cluster.run(["srun", "--ccm", f"--image=id:{site.busybox}", "true"], user=USER)
     assert "--ccm cannot be combined with --image" in refused.stderr
     assert site.settle() == []
+
+
+def test_extern_setup_runs_after_setup_root_before_the_job(slurm, site, user_dir):
+    script = site.base / "extern_setup.sh"
+    script.write_text('#!/bin/sh\necho "$SLURM_JOB_ID $SLURM_JOB_USER" > "$SHIFTER_UDIMOUNT/var/extern_setup.done"\n')
+    script.chmod(0o755)
+    cluster = slurm(plugstack_lines=site.plugstack(f"extern_setup={script}"))
+    cluster.resume()
+    proc = cluster.run(["srun", "--exclusive", f"--image=id:{site.busybox}", "sh", "-c",
+                        f"echo $SLURM_JOB_ID {USER}; {SHIFTER} cat /var/extern_setup.done"], user=USER)
+    assert proc.returncode == 0, proc.stderr
+    expected, seen = proc.stdout.splitlines()
+    assert seen == expected
+    assert site.settle() == []
