@@ -120,3 +120,17 @@ def test_extern_setup_runs_after_setup_root_before_the_job(slurm, site, user_dir
     expected, seen = proc.stdout.splitlines()
     assert seen == expected
     assert site.settle() == []
+
+
+def test_volumes_and_modules_given_at_submission_are_in_the_container(cluster, site, user_dir):
+    (user_dir / "hello").write_text("from the host\n")
+    (user_dir / "hello").chmod(0o644)
+    proc = cluster.run(["srun", "--exclusive", f"--image=id:{site.busybox}", f"--volume={user_dir}:/data:ro",
+                        "--module=none", "sh", "-c",
+                        f"grep -q ' {site.udi_mount}/data ' /proc/mounts && echo PREPARED; "
+                        f"{SHIFTER} sh -c 'cat /data/hello; touch /data/x 2>/dev/null || echo RO'"],
+                       user=USER)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["PREPARED", "from the host", "RO"]
+    log = cluster.log_paths["slurmd-" + cluster.nodes[0]].read_text()
+    assert "container ready" in log
