@@ -9,24 +9,16 @@ prolog is cleaned too).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shifter_slurm import marker, siteconf
 from shifter_slurm.cgroups import JobCgroup
 from shifter_slurm.errors import ShifterSlurmError
-from shifter_slurm.plugconf import DEFAULT_CONFIG
-from shifter_slurm.prolog import request_from_env, run_logged
+from shifter_slurm.prolog import request_from_env, run_logged, unsetup_root_argv
 
 if TYPE_CHECKING:
     from shifter_slurm.plugconf import PlugConf
     from shifter_slurm.spank import Spank
-
-
-def unsetup_root_argv(udi_root_path: str, config: str) -> list[str]:
-    """The unsetupRoot command line."""
-    argv = [str(Path(udi_root_path) / "bin" / "unsetupRoot")]
-    return argv + (["-c", config] if config != DEFAULT_CONFIG else [])
 
 
 def job_epilog(spank: "Spank", conf: "PlugConf") -> int:

@@ -63,6 +63,12 @@ def setup_root_argv(
     return argv
 
 
+def unsetup_root_argv(udi_root_path: str, config: str) -> list[str]:
+    """The unsetupRoot command line."""
+    argv = [str(Path(udi_root_path) / "bin" / "unsetupRoot")]
+    return argv + (["-c", config] if config != DEFAULT_CONFIG else [])
+
+
 def run_logged(spank: "Spank", argv: list[str], what: str, env: dict[str, str] | None = None) -> None:
     """Run a helper, logging its output to slurmd's log; raise with its last error line."""
     proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
@@ -88,13 +94,15 @@ def job_prolog(spank: "Spank", conf: "PlugConf") -> int:
     if uid == 0:
         spank.error(f"shifter: job {job_id}: no container for root jobs (refused at submission)")
         return 0
-    if (udi / STATE_FILE).exists():
-        spank.info(f"shifter: job {job_id}: {udi / STATE_FILE} already exists, not running setupRoot")
-        return 0
     job = slurmquery.job_info(job_id)
     if not job.exclusive:
         spank.info(f"shifter: job {job_id} shares its nodes: no setupRoot (use --exclusive for a prepared container)")
         return 0
+    if (udi / STATE_FILE).exists():
+        # a node-exclusive job owns the node: any container still here is stale
+        # (an epilog that never ran); upstream would silently reuse it
+        spank.error(f"shifter: job {job_id}: removing the stale container of job {marker.read(site.udi_mount)}")
+        run_logged(spank, unsetup_root_argv(site.udi_root_path, conf.shifter_config), "unsetupRoot")
     try:
         build(spank, conf, site.udi_mount, site.udi_root_path, req, pubkey, job, uid, gid)
     except ShifterSlurmError as exc:

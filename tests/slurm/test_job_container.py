@@ -134,3 +134,19 @@ def test_volumes_and_modules_given_at_submission_are_in_the_container(cluster, s
     assert proc.stdout.splitlines() == ["PREPARED", "from the host", "RO"]
     log = cluster.log_paths["slurmd-" + cluster.nodes[0]].read_text()
     assert "container ready" in log
+
+
+def test_stale_container_is_replaced_not_reused(cluster, site, test_users):
+    user = test_users[0]
+    setup = ["/opt/shifter/bin/setupRoot", "-c", str(site.config), "-U", str(user.uid), "-G", str(user.gid),
+             "-u", user.name, "-N", "stale/1", "id", site.busybox]
+    made = cluster.run(setup)
+    assert made.returncode == 0, made.stderr
+    try:
+        proc = cluster.run(["srun", "--exclusive", f"--image=id:{site.busybox}", SHIFTER, "cat", "/var/hostsfile"],
+                           user=USER)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.split() == [cluster.nodes[0]] * len(proc.stdout.split()), "the stale container was reused"
+        assert "removing the stale container" in cluster.log_paths["slurmd-" + cluster.nodes[0]].read_text()
+    finally:
+        cluster.run(["/opt/shifter/bin/unsetupRoot", "-c", str(site.config)])

@@ -1,8 +1,7 @@
 import pytest
 
-from shifter_slurm.epilog import unsetup_root_argv
 from shifter_slurm.options import Request
-from shifter_slurm.prolog import request_from_env, setup_root_argv
+from shifter_slurm.prolog import request_from_env, setup_root_argv, unsetup_root_argv
 from shifter_slurm.slurmquery import JobInfo, parse_show_job
 
 pytestmark = pytest.mark.unit
