@@ -126,6 +126,20 @@ def test_setuid_root_and_file_capability_binaries_are_inert(shifter, test_users,
     assert "root secret" not in proc.stdout and "Permission denied" in proc.stderr
 
 
+def test_writable_root_keeps_writes_in_the_container(shifter, launch_site):
+    """mountUdiRootWritable=1: an upper layer on the launch's tmpfs (gone with it)."""
+    conf = launch_site.base / "writable.conf"
+    conf.write_text(launch_site.conf.read_text() + "mountUdiRootWritable=1\n")
+    conf.chmod(0o644)
+    proc = shifter(USER, "--image=id:plain", "sh", "-c",
+                   "echo new > /opt/added && cat /opt/added",
+                   env={"SHIFTER_CONFIG": str(conf)})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "new\n"
+    again = shifter(USER, "--image=id:plain", "sh", "-c", "echo new > /opt/added")
+    assert again.returncode != 0 and "Read-only file system" in again.stderr
+
+
 def test_device_nodes_in_the_image_are_inert(shifter):
     proc = shifter(USER, "--image=id:plain", "sh", "-c",
                    "stat -c '%F %t,%T %a' /devices/mem; head -c 1 /devices/mem")
