@@ -32,7 +32,7 @@ APT_PACKAGES=(
     squashfs-tools squashfs-tools-ng squashfuse fuse3 util-linux xfsprogs acl
     openssh-server openssh-client
     docker-registry skopeo umoci busybox-static debootstrap apache2-utils
-    iproute2 hyperfine charliecloud
+    iproute2 hyperfine charliecloud bubblewrap
 )
 if [ "$apt" = 1 ]; then
     missing=()
@@ -82,9 +82,27 @@ build=$(mktemp -d)
 trap 'rm -rf "$build"' EXIT
 cp -a "$here/setup.py" "$here/runtime" "$here/imagegw" "$here/shifter_slurm" "$build/"
 "$prefix/venv/bin/pip" install -q --disable-pip-version-check --no-deps --no-build-isolation --force-reinstall "$build" 2>&1 | quiet
-for cmd in shifter shifterimg setupRoot unsetupRoot shifter-imagegw; do
-    ln -sfn "../venv/bin/$cmd" "$prefix/bin/$cmd"
-done
+# Launchers run the venv's interpreter isolated (-I: no PYTHON* variables, no
+# user site, so nobody's PYTHONPATH changes what runs).  The per-launch commands
+# also skip site (-S, about 1 ms) and name the venv's site-packages themselves.
+site=$("$prefix/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+launcher() {  # launcher NAME MODULE FLAGS
+    local tmp="$prefix/bin/.$1.tmp"
+    {
+        echo "#!$prefix/venv/bin/python3 $3"
+        echo "import sys"
+        [ "$3" = "-IS" ] && echo "sys.path.append('$site')"
+        echo "from $2 import main"
+        echo "sys.exit(main())"
+    } >"$tmp"
+    chmod 0755 "$tmp"
+    mv -f "$tmp" "$prefix/bin/$1"
+}
+launcher shifter shifter_runtime.cli.shifter -IS
+launcher setupRoot shifter_runtime.cli.setuproot -IS
+launcher unsetupRoot shifter_runtime.cli.unsetuproot -IS
+launcher shifterimg shifter_imagegw.client.cli -I
+launcher shifter-imagegw shifter_imagegw.serve -I
 if [ -f "$here/spank_plugin/build.py" ]; then
     log "plugin $prefix/lib/shifter_slurm.so"
     "$prefix/venv/bin/python" "$here/spank_plugin/build.py" --prefix "$prefix" --out "$prefix/lib/shifter_slurm.so"
