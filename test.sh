@@ -14,5 +14,4 @@ cd "$(dirname "$0")"
 if [ "$(id -u)" = 0 ]; then
     ./scripts/install.sh --tests
 fi
-export SHIFTER_TEST_CACHE=${SHIFTER_TEST_CACHE:-/var/cache/shifter-tests}
 exec /opt/shifter-tests/venv/bin/python -m pytest "$@"
