@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import ctypes
 import os
+import socket
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 
 from shifter_slurm.errors import ShifterSlurmError
@@ -183,4 +185,18 @@ def start(udi_mount: str, account: Account, loader: str) -> None:
     if proc.returncode != 0:
         reason = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
         raise ShifterSlurmError(f"container sshd did not start: {reason}")
+    wait_listening(PORT)
+
+
+def wait_listening(port: int, timeout: float = 10.0) -> None:
+    """sshd daemonizes before it listens: wait until the port accepts connections."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError as exc:
+            if time.monotonic() > deadline:
+                raise ShifterSlurmError(f"container sshd is not listening on port {port}: {exc}") from None
+            time.sleep(0.02)
 

@@ -67,7 +67,8 @@ def test_ssh_from_one_nodes_container_lands_in_the_next(mn_cluster, user_dir):
     bare = ("/opt/udiImage/ssh/lib/ld-linux-x86-64.so.2 --library-path /opt/udiImage/ssh/lib "
             "/opt/udiImage/ssh/libexec/ssh -F /dev/null -p 1204 -o BatchMode=yes "
             "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null")
-    script = (f"srun -N1 -w n1 {SHIFTER} {ssh} n2 'hostname; grep ^ID= /etc/os-release; id -un'; "
+    # the batch script may start before the other nodes' prologs end; an srun waits for them
+    script = (f"srun -N3 true; srun -N1 -w n1 {SHIFTER} {ssh} n2 'hostname; grep ^ID= /etc/os-release; id -un'; "
               f"echo rc=$?; srun -N1 -w n1 {SHIFTER} {bare} n2 true; echo nokey=$?")
     job = cluster.run(["sbatch", "--parsable", "-N3", "--exclusive", "-o", str(out), f"--image=id:{busybox}",
                        "--wrap", script], user=USER, check=True).stdout.strip()
