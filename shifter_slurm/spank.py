@@ -59,12 +59,6 @@ class Spank:
     def job_id(self) -> int:
         return self._item(self.lib.S_JOB_ID, "uint32_t *")
 
-    def step_id(self) -> int:
-        return self._item(self.lib.S_JOB_STEPID, "uint32_t *")
-
-    def task_pid(self) -> int:
-        return self._item(self.lib.S_TASK_PID, "pid_t *")
-
     # -- environment ------------------------------------------------------
     def getenv(self, name: str) -> str | None:
         """A variable of the job's environment (remote context only)."""
@@ -74,7 +68,7 @@ class Spank:
             rc = self.lib.spank_getenv(self.sp, name.encode(), buf, size)
             if rc == self.lib.ESPANK_SUCCESS:
                 return self.ffi.string(buf).decode()
-            if rc != 3004:  # ESPANK_NOSPACE: retry with a bigger buffer
+            if rc != self.lib.ESPANK_NOSPACE:  # else retry with a bigger buffer
                 return None
             size *= 4
         return None

@@ -35,14 +35,13 @@ typedef int... spank_item_t;
 static const int S_JOB_UID;
 static const int S_JOB_GID;
 static const int S_JOB_ID;
-static const int S_JOB_STEPID;
-static const int S_TASK_PID;
 static const int S_CTX_LOCAL;
 static const int S_CTX_REMOTE;
 static const int S_CTX_ALLOCATOR;
 static const int S_CTX_SLURMD;
 static const int S_CTX_JOB_SCRIPT;
 static const int ESPANK_SUCCESS;
+static const int ESPANK_NOSPACE;
 static const int OPT_IMAGE;
 static const int OPT_VOLUME;
 static const int OPT_MODULE;
@@ -53,15 +52,12 @@ extern int shifter_py_ready;
 const char *shifter_opt(int val);
 
 int spank_context(void);
-int spank_remote(spank_t sp);
 spank_err_t spank_get_item(spank_t sp, spank_item_t item, ...);
 spank_err_t spank_getenv(spank_t sp, const char *var, char *buf, int len);
 spank_err_t spank_setenv(spank_t sp, const char *var, const char *val, int overwrite);
-spank_err_t spank_unsetenv(spank_t sp, const char *var);
 spank_err_t spank_job_control_setenv(spank_t sp, const char *name, const char *value, int overwrite);
 void slurm_info(const char *format, ...);
 void slurm_error(const char *format, ...);
-void slurm_verbose(const char *format, ...);
 void slurm_debug(const char *format, ...);
 """
 
