@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -159,9 +160,17 @@ def run_cli(module: str, *args: str, check: bool = True) -> subprocess.Completed
     return done
 
 
-def loop_devices_for(path: Path) -> list[str]:
-    out = subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout
-    return [line for line in out.splitlines() if str(path) in line]
+def loop_devices_for(path: Path, wait_s: float = 10.0) -> list[str]:
+    """Loop devices backed by files under ``path``, after waiting up to ``wait_s`` for
+    autoclear: a mount namespace created meanwhile by any other process (other test
+    sessions run in parallel) holds a copy of the mounts until it ends."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        out = subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout
+        left = [line for line in out.splitlines() if str(path) in line]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
 
 
 @pytest.fixture
