@@ -24,9 +24,13 @@ class Faults:
     corrupt_blobs: bool = False
     redirect_blobs: bool = False
     seen: list[tuple[str, str, str | None]] = field(default_factory=list)  # (listener, path, Authorization)
+    proxied: int = 0                                       # requests received as a forward proxy
 
 
 def _handler(upstream: str, faults: Faults, name: str, lock: threading.Lock):
+    session = requests.Session()
+    session.trust_env = False  # a test may set http_proxy to this very proxy: never loop back
+
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -43,6 +47,10 @@ def _handler(upstream: str, faults: Faults, name: str, lock: threading.Lock):
                 self.wfile.write(body)
 
         def _serve(self) -> None:
+            if self.path.startswith("http://"):                # used as a forward proxy
+                self.path = "/" + self.path.split("/", 3)[3]
+                with lock:
+                    faults.proxied += 1
             with lock:
                 faults.seen.append((name, self.path, self.headers.get("Authorization")))
                 hit = next((k for k, n in faults.fail.items() if k in self.path and n > 0), None)
@@ -58,7 +66,7 @@ def _handler(upstream: str, faults: Faults, name: str, lock: threading.Lock):
                 self._answer(307, headers={"Location": f"{faults.blobstore}{self.path}"})
                 return
             headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-            resp = requests.request(self.command, upstream + self.path, headers=headers, timeout=30)
+            resp = session.request(self.command, upstream + self.path, headers=headers, timeout=30)
             body = resp.content
             if is_blob and faults.corrupt_blobs and resp.status_code == 200 and len(body) > 100:
                 body = body[:50] + bytes([body[50] ^ 0xFF]) + body[51:]

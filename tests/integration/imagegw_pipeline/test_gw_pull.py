@@ -213,6 +213,15 @@ def test_redirect_to_another_host_does_not_leak_credentials(proxy, dirs):
     assert store and all(auth is None for _, auth in store)
 
 
+def test_proxy_from_environment(proxy, dirs, monkeypatch):
+    monkeypatch.setenv("http_proxy", f"http://{proxy.host}")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    locs = {"far": {"url": "http://registry.invalid"}}       # resolvable only through the proxy
+    image = pull("far/test/busybox:latest", dirs, locations=locs)
+    assert image.id == build("busybox").image_id and proxy.faults.proxied >= 3
+
+
 # -- failures leave nothing -----------------------------------------------------------------------
 
 def test_full_expand_directory_fails_cleanly(images, dirs):
