@@ -36,6 +36,10 @@ def run(hook: str, spank: "Spank", args: list[str]) -> int:
         from shifter_slurm import epilog
 
         return epilog.job_epilog(spank, conf)
+    if ctx == "remote" and hook == "task_post_fork":
+        from shifter_slurm import extern
+
+        return extern.adopt(spank, conf)
     if ctx == "remote":
         from shifter_slurm import stepd
 

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <slurm/slurm.h>
 #include <slurm/spank.h>
 #include "options.h"
 
@@ -114,6 +115,12 @@ static int inherited_only(void)
            same(opt_value[OPT_MODULE], getenv("SHIFTER_MODULE"));
 }
 
+static int is_extern_step(spank_t sp)
+{
+    uint32_t step;
+    return spank_get_item(sp, S_JOB_STEPID, &step) == ESPANK_SUCCESS && step == SLURM_EXTERN_CONT;
+}
+
 /* Whether the hook has anything to do, decided without Python. */
 static int wanted(spank_t sp, const char *hook, int ac, char **av)
 {
@@ -136,7 +143,10 @@ static int wanted(spank_t sp, const char *hook, int ac, char **av)
         /* never spank_job_control_getenv here: it segfaults in 22.05 */
         return getenv("SPANK_SHIFTER_IMAGE") || getenv("SPANK_SHIFTER_CCM");
     case S_CTX_REMOTE:
-        /* only --ccm needs the step: its tasks are placed in the container */
+        /* extern_cgroup: the extern step adopts the container's sshd */
+        if (strcmp(hook, "task_post_fork") == 0)
+            return has_arg(ac, av, "extern_cgroup=1") && is_extern_step(sp);
+        /* --ccm: its tasks are placed in the container */
         return strcmp(hook, "task_init_privileged") == 0 && has_arg(ac, av, "enable_ccm=1") &&
                spank_getenv(sp, "SHIFTER_CCM", buf, sizeof buf) == ESPANK_SUCCESS &&
                strcmp(buf, "1") == 0;
@@ -197,4 +207,9 @@ int slurm_spank_job_epilog(spank_t sp, int ac, char **av)
 int slurm_spank_task_init_privileged(spank_t sp, int ac, char **av)
 {
     return hook("task_init_privileged", sp, ac, av);
+}
+
+int slurm_spank_task_post_fork(spank_t sp, int ac, char **av)
+{
+    return hook("task_post_fork", sp, ac, av);
 }

@@ -150,3 +150,20 @@ def test_stale_container_is_replaced_not_reused(cluster, site, test_users):
         assert "removing the stale container" in cluster.log_paths["slurmd-" + cluster.nodes[0]].read_text()
     finally:
         cluster.run(["/opt/shifter/bin/unsetupRoot", "-c", str(site.config)])
+
+
+def test_extern_cgroup_puts_the_container_sshd_in_the_extern_step(slurm, site, user_dir):
+    cluster = slurm(plugstack_lines=site.plugstack("enable_sshd=1", "extern_cgroup=1"),
+                    proctrack="proctrack/cgroup")
+    cluster.resume()
+    job = start_sleeper(cluster, site, user_dir)
+    pidfile = site.udi_mount / "opt" / "udiImage" / "ssh" / "run" / "sshd.pid"
+    wait_for(pidfile.exists, "the container sshd")
+    sshd = pidfile.read_text().split()[0]
+    wait_for(lambda: "step_extern" in Path(f"/proc/{sshd}/cgroup").read_text(),
+             "the sshd to be adopted by the extern step")
+    cluster.run(["scancel", job], check=True)
+    cluster.wait_job(job)
+    assert site.settle() == []
+    wait_for(lambda: not Path(f"/proc/{sshd}").exists()
+             or Path(f"/proc/{sshd}/stat").read_text().split()[2] == "Z", "the sshd to end with the job")
