@@ -85,6 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     if left:
         print(f"shifter-imagegw: removed {left} leftover(s) of an interrupted run from "
               f"{config.expand_dir}", file=sys.stderr)
+    # Create the catalogue (schema, WAL mode) once, before the workers fork: several
+    # workers switching a new SQLite file to WAL at the same moment can get "database
+    # is locked" without waiting, and a worker that fails to boot stops gunicorn.
+    from .store import open_store
+    open_store(config).close()
     from gunicorn.app.base import BaseApplication
 
     class Gateway(BaseApplication):

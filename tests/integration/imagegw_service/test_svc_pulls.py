@@ -46,7 +46,7 @@ def test_200_concurrent_pulls_one_download(gateway_factory, registry_proxy, imag
         t.start()
     for t in threads:
         t.join()
-    assert not errors and len(results) == 200
+    assert not errors and len(results) == 200, (errors[:2], gw.log()[-3000:])
     assert {code for code, _ in results} == {200}
     rec = gw.wait_status("docker", BUSYBOX)
     assert rec["status"] == "READY", rec
