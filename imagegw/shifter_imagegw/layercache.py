@@ -83,22 +83,6 @@ class LayerCache:
                 _unlink(tmpname)
                 raise
 
-    def add_file(self, src: Path, digest: str | None = None) -> str:
-        """Copy a local blob into the cache (digest computed when not given); returns the digest."""
-        h = hashlib.sha256()
-        with open(src, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        actual = "sha256:" + h.hexdigest()
-        if digest and digest != actual:
-            raise DigestMismatch(f"{src}: expected {digest}, got {actual}")
-        with self.writer(actual) as w:
-            if w is not None:
-                with open(src, "rb") as fh:
-                    for chunk in iter(lambda: fh.read(1 << 20), b""):
-                        w.write(chunk)
-        return actual
-
     def _sweep(self) -> None:
         cutoff = time.time() - STALE_TMP_S
         for entry in os.scandir(self.tmp):

@@ -12,6 +12,7 @@ import json
 import shutil
 import tarfile
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,6 +176,32 @@ def _convert_and_publish(image_id: str, layers: list[Path], meta: ImageMeta, exp
         shutil.rmtree(work, ignore_errors=True)
 
 
+def sweep_stale(expand_dir: Path | str, image_dir: Path | str | None = None, max_age_s: float = 3600) -> list[Path]:
+    """Remove what a killed gateway left: work dirs in ``expand_dir`` and hidden ``.partial``
+    files in ``image_dir`` older than ``max_age_s``.  Call at gateway start; returns what went."""
+    cutoff = time.time() - max_age_s
+    gone: list[Path] = []
+    candidates = []
+    exp = Path(expand_dir)
+    if exp.is_dir():
+        candidates += [p for p in exp.iterdir() if p.is_dir() and not p.is_symlink()
+                       and (p.name.endswith(".convert") or p.name.startswith("import."))]
+    if image_dir is not None and Path(image_dir).is_dir():
+        candidates += [p for p in Path(image_dir).iterdir() if p.name.startswith(".") and p.name.endswith(".partial")]
+    for path in candidates:
+        try:
+            if path.lstat().st_mtime >= cutoff:
+                continue
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            gone.append(path)
+        except OSError:
+            continue
+    return gone
+
+
 def _one_line(err: BaseException) -> str:
     text = str(err) or type(err).__name__
     if isinstance(err, OSError) and err.filename and str(err.filename) not in text:
@@ -182,5 +209,5 @@ def _one_line(err: BaseException) -> str:
     return " ".join(text.split())
 
 
-__all__ = ["PullRequest", "PulledImage", "PullError", "pull_image", "import_archive", "Location",
+__all__ = ["PullRequest", "PulledImage", "PullError", "pull_image", "import_archive", "sweep_stale", "Location",
            "ImageMeta", "ImageRef", "ConverterOptions", "Publisher", "LocalPublisher"]
