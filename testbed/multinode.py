@@ -81,6 +81,7 @@ def _network_up(layout: Layout, state: dict) -> None:
     for node in layout.nodes:
         ns, veth = f"mn-{node.name}", f"mnv-{node.name}"
         _ip("netns", "add", ns)
+        _ip("link", "del", veth, check=False)  # left by a namespace still being destroyed
         _ip("link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns)
         _ip("link", "set", veth, "master", BRIDGE, "up")
         _ip("-n", ns, "addr", "add", f"{node.addr}/24", "dev", "eth0")
@@ -157,6 +158,10 @@ def stop(layout: Layout) -> None:
         stop_pid(read_pid(spawned), timeout=2)
         spawned.unlink(missing_ok=True)
     for node in layout.nodes:
+        # Deleting the root-side end removes the veth pair now; a netns deletion
+        # frees it only when the kernel gets round to destroying the namespace,
+        # and a quick restart then finds "mnv-nI: File exists".
+        _ip("link", "del", f"mnv-{node.name}", check=False)
         _ip("netns", "del", f"mn-{node.name}", check=False)
     _ip("link", "del", BRIDGE, check=False)
     state = json.loads(_state_file(layout).read_text()) if _state_file(layout).exists() else {}
