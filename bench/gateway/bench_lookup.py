@@ -137,7 +137,8 @@ def run_munge(url: str, n: int, c: int) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--workers", type=int, default=max(2, os.cpu_count() or 2),
+                    help="gunicorn workers (default: the gateway's, one per core)")
     ap.add_argument("--threads", type=int, default=4)
     ap.add_argument("--requests", type=int, default=20000)
     ap.add_argument("--clients", type=int, default=64)

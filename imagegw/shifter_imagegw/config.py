@@ -67,7 +67,7 @@ class GatewayConfig:
     import_users: tuple[str, ...] | str | None = None
     log_level: str = "info"
     bind: str = "127.0.0.1:8000"
-    gateway_workers: int = 4
+    gateway_workers: int = 2
     worker_threads: int = 2
     heartbeat_timeout: float = 30.0
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -191,7 +191,8 @@ def _parse(doc: Any, path: str) -> GatewayConfig:
     level = _need(doc, "LogLevel", str, "", "info").lower()
     if level not in LOG_LEVELS:
         raise ConfigError(f"LogLevel: must be one of {', '.join(LOG_LEVELS)}")
-    workers = _need(doc, "GatewayWorkers", int, "", int(os.environ.get("WORKERS", 4)))
+    workers = _need(doc, "GatewayWorkers", int, "",
+                    int(os.environ.get("WORKERS", max(2, os.cpu_count() or 2))))
     if workers < 1:
         raise ConfigError("GatewayWorkers: must be >= 1")
     threads = _need(doc, "WorkerThreads", int, "", 2)
