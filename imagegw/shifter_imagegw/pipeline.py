@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import json
 import shutil
+import stat
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .flatten import FlattenError
 from .metafile import ImageMeta
 from .layercache import LayerCache
-from .publish import LocalPublisher, PublishError, Publisher
+from .publish import PARTIAL_NAME, LocalPublisher, PublishError, Publisher
 from .reference import ImageRef, Location, ReferenceError, parse_reference
 from .registry import RegistryClient, RegistryError
 from .squashfs import ConversionError, ConverterOptions, convert_layers
@@ -176,30 +177,48 @@ def _convert_and_publish(image_id: str, layers: list[Path], meta: ImageMeta, exp
         shutil.rmtree(work, ignore_errors=True)
 
 
-def sweep_stale(expand_dir: Path | str, image_dir: Path | str | None = None, max_age_s: float = 3600) -> list[Path]:
-    """Remove what a killed gateway left: work dirs in ``expand_dir`` and hidden ``.partial``
-    files in ``image_dir`` older than ``max_age_s``.  Call at gateway start; returns what went."""
-    cutoff = time.time() - max_age_s
-    gone: list[Path] = []
-    candidates = []
-    exp = Path(expand_dir)
-    if exp.is_dir():
-        candidates += [p for p in exp.iterdir() if p.is_dir() and not p.is_symlink()
-                       and (p.name.endswith(".convert") or p.name.startswith("import."))]
-    if image_dir is not None and Path(image_dir).is_dir():
-        candidates += [p for p in Path(image_dir).iterdir() if p.name.startswith(".") and p.name.endswith(".partial")]
-    for path in candidates:
-        try:
-            if path.lstat().st_mtime >= cutoff:
-                continue
-            if path.is_dir():
-                shutil.rmtree(path)
-            else:
-                path.unlink()
-            gone.append(path)
-        except OSError:
-            continue
+def sweep_leftovers(expand_dir: Path | str, image_dirs: Iterable[Path | str] = (),
+                    grace_s: float = 3600.0) -> list[Path]:
+    """Start-up cleanup of what a killed gateway left; call before any job runs.
+
+    Everything in ``expand_dir`` goes: it is this gateway's scratch (``*.convert``/``*.import``
+    work dirs, ``import.*`` archive copies).  In each local ``image_dirs`` only the hidden
+    ``.partial`` files of :class:`LocalPublisher` older than ``grace_s`` go, since another
+    gateway may be publishing into a shared imageDir.  Symlinks are removed, never followed.
+    Returns what was removed.
+    """
+    cutoff = time.time() - grace_s
+    gone = [p for p in _listdir(Path(expand_dir)) if _remove(p)]
+    for image_dir in image_dirs:
+        gone += [p for p in _listdir(Path(image_dir))
+                 if PARTIAL_NAME.fullmatch(p.name) and _old_file(p, cutoff) and _remove(p)]
     return gone
+
+
+def _listdir(path: Path) -> list[Path]:
+    try:
+        return sorted(path.iterdir())
+    except OSError:
+        return []
+
+
+def _old_file(path: Path, cutoff: float) -> bool:
+    try:
+        st = path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_mtime < cutoff
+
+
+def _remove(path: Path) -> bool:
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    except OSError:
+        return False
+    return True
 
 
 def _one_line(err: BaseException) -> str:
@@ -209,5 +228,5 @@ def _one_line(err: BaseException) -> str:
     return " ".join(text.split())
 
 
-__all__ = ["PullRequest", "PulledImage", "PullError", "pull_image", "import_archive", "sweep_stale", "Location",
+__all__ = ["PullRequest", "PulledImage", "PullError", "pull_image", "import_archive", "sweep_leftovers", "Location",
            "ImageMeta", "ImageRef", "ConverterOptions", "Publisher", "LocalPublisher"]

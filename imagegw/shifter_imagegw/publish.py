@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -17,6 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .metafile import ImageMeta
+
+# LocalPublisher's temporary names: ``.<id>.<squashfs|meta>.<mkstemp's 8 chars>.partial``
+PARTIAL_NAME = re.compile(r"\.[0-9a-f]+\.\w+\.\w{8}\.partial")
 
 
 class PublishError(Exception):

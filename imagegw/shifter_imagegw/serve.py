@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-from pathlib import Path
 from typing import Any
 
 from .config import ConfigError, GatewayConfig, load_config
@@ -54,19 +52,6 @@ def gunicorn_options(config: GatewayConfig, args: argparse.Namespace) -> dict[st
     }
 
 
-def clear_scratch(expand_dir: str) -> int:
-    """Remove what a killed gateway left in ``ExpandDirectory`` (scratch of this
-    gateway only; called before any worker starts).  Returns the count."""
-    count = 0
-    for entry in Path(expand_dir).iterdir():
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
-        count += 1
-    return count
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if os.geteuid() == 0:
@@ -87,10 +72,12 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as exc:
             print(f"shifter-imagegw: cannot create {path}: {exc.strerror}", file=sys.stderr)
             return 1
-    left = clear_scratch(config.expand_dir)
-    if left:
-        print(f"shifter-imagegw: removed {left} leftover(s) of an interrupted run from "
-              f"{config.expand_dir}", file=sys.stderr)
+    from .pipeline import sweep_leftovers
+    gone = sweep_leftovers(config.expand_dir, [p.image_dir for p in config.platforms.values()
+                                               if p.accesstype == "local"])
+    if gone:
+        print(f"shifter-imagegw: removed {len(gone)} leftover(s) of an interrupted run "
+              f"(first: {gone[0]})", file=sys.stderr)
     # Create the catalogue (schema, WAL mode) once, before the workers fork: several
     # workers switching a new SQLite file to WAL at the same moment can get "database
     # is locked" without waiting, and a worker that fails to boot stops gunicorn.

@@ -261,21 +261,3 @@ def _check_private(images, dirs, alice, bob):
     public = pull(images["busybox"], dirs)                  # ACL change: metadata only, now public
     assert public.meta_only and image.squashfs.stat().st_mode & 0o777 == 0o644 and can_read(bob)
 
-
-def test_sweep_stale_removes_only_old_leftovers(dirs):
-    from shifter_imagegw.pipeline import sweep_stale
-    dirs.expand.mkdir()
-    dirs.images.mkdir()
-    old_work = dirs.expand / "abc.x.convert"
-    old_work.mkdir()
-    (old_work / "rootfs").mkdir()
-    new_work = dirs.expand / "def.y.convert"
-    new_work.mkdir()
-    old_part = dirs.images / ".1234.squashfs.qq.partial"
-    old_part.write_bytes(b"half")
-    keep = dirs.images / "1234.squashfs"
-    keep.write_bytes(b"image")
-    for path in (old_work, old_part, keep):
-        os.utime(path, (1, 1))
-    assert sorted(sweep_stale(dirs.expand, dirs.images)) == sorted([old_work, old_part])
-    assert new_work.exists() and keep.exists() and not old_work.exists() and not old_part.exists()

@@ -1,5 +1,6 @@
 """``shifter-imagegw`` start-up checks: never root, configuration validated first."""
 import json
+import os
 import subprocess
 
 import pytest
@@ -31,3 +32,22 @@ def test_bad_config_names_the_key(gw_root, gw_user):
                                   f'"local" or "remote", got \'nfs\'')
     res = serve("-c", str(gw_root / "missing.json"), user=gw_user)
     assert res.returncode == 1 and "missing.json: cannot read" in res.stderr
+
+
+def test_start_up_sweeps_leftovers_of_a_killed_gateway(gateway_factory, gw_root, gw_user):
+    expand, images = gw_root / "state" / "expand", gw_root / "images"
+    ident = "cd" * 32
+    made = [expand / f"{ident[:16]}.x1.convert" / "rootfs", expand / f"{ident[:16]}.y2.import",
+            images / f".{ident}.squashfs.abcd1234.partial", images / f".{ident}.meta.efgh5678.partial",
+            images / f"{ident}.squashfs"]
+    made[0].mkdir(parents=True)
+    made[1].mkdir()
+    for path in made[2:]:
+        path.write_text("x")
+    os.utime(made[2], (1, 1))                  # an hour-old partial file goes, a young one stays
+    subprocess.run(["chown", "-R", f"{gw_user.pw_uid}:{gw_user.pw_gid}", str(gw_root / "state"),
+                    str(images)], check=True)
+    gw = gateway_factory()
+    assert list(expand.iterdir()) == []
+    assert sorted(p.name for p in images.iterdir()) == sorted(p.name for p in made[3:])
+    assert "removed 3 leftover(s) of an interrupted run" in gw.log()

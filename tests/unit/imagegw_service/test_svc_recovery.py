@@ -1,4 +1,5 @@
 """Recovery of jobs whose gateway process died (heartbeat stopped)."""
+import os
 import time
 
 import pytest
@@ -62,13 +63,27 @@ def test_fasthash_samples_every_stride(tmp_path):
     assert fasthash(f, chunk=10, stride=6000) == fasthash(f2, chunk=10, stride=6000)
 
 
-def test_clear_scratch_removes_leftovers_only_inside(tmp_path):
-    from shifter_imagegw.serve import clear_scratch
-    scratch = tmp_path / "expand"
-    (scratch / "abc.x.convert" / "sub").mkdir(parents=True)
-    (scratch / "file.partial").write_text("x")
-    outside = tmp_path / "keep"
-    outside.mkdir()
+def test_sweep_leftovers_empties_scratch_and_old_partials_only(tmp_path):
+    from shifter_imagegw.pipeline import sweep_leftovers
+    from shifter_imagegw.publish import LocalPublisher
+    scratch, images, outside = tmp_path / "expand", tmp_path / "images", tmp_path / "keep"
+    for d in (scratch / "abc.x.convert" / "sub", scratch / "import.q1", images, outside):
+        d.mkdir(parents=True)
+    (scratch / "abc.meta").write_text("x")
     (scratch / "link").symlink_to(outside)
-    assert clear_scratch(str(scratch)) == 3
+    ident = "ab" * 32
+    publisher = LocalPublisher(images)                      # the names it really makes
+    old_part = publisher._tmpname(images / f"{ident}.squashfs")
+    new_part = publisher._tmpname(images / f"{ident}.meta")
+    other = images / ".notes.partial"                       # not a name the publisher makes
+    final = images / f"{ident}.squashfs"
+    for path in (old_part, new_part, other, final):
+        path.write_text("data")
+    for path in (old_part, other, final):
+        os.utime(path, (1, 1))
+    gone = sweep_leftovers(scratch, [images, tmp_path / "missing"])
+    assert sorted(gone) == sorted([scratch / "abc.x.convert", scratch / "import.q1",
+                                   scratch / "abc.meta", scratch / "link", old_part])
     assert list(scratch.iterdir()) == [] and outside.is_dir()
+    assert sorted(images.iterdir()) == sorted([new_part, other, final])
+    assert sweep_leftovers(tmp_path / "nowhere") == []
