@@ -21,6 +21,7 @@ from .flatten import normalize
 from .registry import LISTS, RegistryError, _descriptor, select_platform
 
 REF_NAME = "org.opencontainers.image.ref.name"
+KINDS = {"oci": "index.json", "docker-archive": "manifest.json"}   # import format -> its index file
 
 
 class ArchiveError(Exception):
@@ -90,12 +91,19 @@ class Archive:
         self.source = source
         self.work = work
 
-    def select(self, tag: str | None, platform: str) -> ArchiveImage:
-        if self.source.has("index.json"):
-            return self._oci(tag, platform)
-        if self.source.has("manifest.json"):
-            return self._docker(tag)
-        raise ArchiveError("neither an OCI layout (index.json) nor a docker save archive (manifest.json)")
+    def select(self, tag: str | None, platform: str, kind: str | None = None,
+               strict_tag: bool = True) -> ArchiveImage:
+        """The image tagged ``tag``, or the only one when ``tag`` is None (or, unless
+        ``strict_tag``, matches nothing).  ``kind`` (a key of :data:`KINDS`) names the index to
+        read; None: ``index.json`` if present, else ``manifest.json``."""
+        if kind is None:
+            kind = next((k for k, index in KINDS.items() if self.source.has(index)), None)
+            if kind is None:
+                raise ArchiveError("neither an OCI layout (index.json) nor a docker save archive (manifest.json)")
+        elif not self.source.has(KINDS[kind]):
+            raise ArchiveError(f"not {'an OCI layout' if kind == 'oci' else 'a docker save archive'} "
+                               f"(no {KINDS[kind]})")
+        return self._oci(tag, platform, strict_tag) if kind == "oci" else self._docker(tag, strict_tag)
 
     def _copy(self, name: str, digest: str | None) -> Path:
         algo, want = digest.split(":", 1) if digest else ("sha256", None)
@@ -109,12 +117,13 @@ class Archive:
             raise ArchiveError(f"{name}: digest mismatch (expected {digest})")
         return Path(tmp)
 
-    def _oci(self, tag: str | None, platform: str) -> ArchiveImage:
+    def _oci(self, tag: str | None, platform: str, strict_tag: bool) -> ArchiveImage:
         index = self.source.json("index.json")
         entries = index.get("manifests") or []
         if tag:
             short = tag.rsplit(":", 1)[-1]
-            entries = [m for m in entries if (m.get("annotations") or {}).get(REF_NAME) in (tag, short)]
+            tagged = [m for m in entries if (m.get("annotations") or {}).get(REF_NAME) in (tag, short)]
+            entries = tagged if tagged or strict_tag else entries
         if not entries:
             raise ArchiveError(f"no image {'tagged ' + repr(tag) if tag else ''} in the OCI layout".replace("  ", " "))
         if len(entries) > 1 and not all(m.get("platform") for m in entries):
@@ -142,14 +151,13 @@ class Archive:
         finally:
             data.unlink()
 
-    def _docker(self, tag: str | None) -> ArchiveImage:
+    def _docker(self, tag: str | None, strict_tag: bool) -> ArchiveImage:
         manifest = self.source.json("manifest.json")
         if not isinstance(manifest, list) or not manifest:
             raise ArchiveError("manifest.json: expected a non-empty list")
-        if tag:
-            chosen = [m for m in manifest if any(_same_tag(tag, t) for t in m.get("RepoTags") or [])]
-        else:
-            chosen = manifest if len(manifest) == 1 else []
+        chosen = [m for m in manifest if tag and any(_same_tag(tag, t) for t in m.get("RepoTags") or [])]
+        if not chosen and (not tag or not strict_tag) and len(manifest) == 1:
+            chosen = manifest
         if len(chosen) != 1:
             tags = sorted(t for m in manifest for t in (m.get("RepoTags") or []))
             raise ArchiveError(f"choose an image with a tag; the archive has: {', '.join(tags) or 'untagged images'}")

@@ -18,6 +18,7 @@ RECENT_PULL_S = 10.0
 STUCK_HEARTBEAT_S = 3600.0
 EXPIRATION_SLACK_S = 60.0
 IMAGE_TYPES = ("docker", "custom")
+IMPORT_FORMATS = ("squashfs", "docker-archive", "oci")   # a squashfs, a `docker save` tar, an OCI layout
 
 
 class ManagerError(Exception):
@@ -238,8 +239,9 @@ class ImageManager:
         if not self.config.may_import(session.user):
             raise ManagerError(f"user {session.user or '(anonymous)'} may not import images "
                                "(ImportUsers)", http=403)
-        if fmt != "squashfs":
-            raise ManagerError(f"format: unsupported import format {fmt!r}")
+        if fmt not in IMPORT_FORMATS:
+            raise ManagerError(f"format: unsupported import format {fmt!r} "
+                               f"(expected {', '.join(IMPORT_FORMATS)})")
         tag = normalize_tag(itype, tag)
         user_acl = with_requester(list(user_acl or []), session.uid)
         group_acl = with_requester(list(group_acl or []), session.gid)
@@ -280,8 +282,10 @@ class ImageManager:
                 self.store.delete(ident)
                 return self.store.get(target.ident)
             acls = (rec.userACL, rec.groupACL) if rec.private else ([], [])
+            # "format" names the published file (an import's source format is no longer needed)
             self.store.update(ident, {
-                "id": outcome.id, "ENV": outcome.ENV, "ENTRY": outcome.ENTRY, "CMD": outcome.CMD,
+                "id": outcome.id, "format": self.config.default_format, "ENV": outcome.ENV,
+                "ENTRY": outcome.ENTRY, "CMD": outcome.CMD,
                 "WORKDIR": outcome.WORKDIR, "LABELS": outcome.LABELS, "last_pull": now,
                 "userACL": acls[0], "groupACL": acls[1], "status": "READY",
                 "status_message": "", "last_heartbeat": now})

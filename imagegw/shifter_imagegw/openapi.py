@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .manager import IMPORT_FORMATS
+
 _RECORD = {
     "type": "object",
     "description": "Image record; a key absent from the catalogue reads \"MISSING\".",
@@ -54,7 +56,7 @@ def openapi_document() -> dict[str, Any]:
         "allowed_uids": {"type": "string", "example": "1000,1001"},
         "allowed_gids": {"type": "string", "example": "100"}}}
     imp = {"type": "object", "required": ["filepath", "format"], "properties": {
-        "filepath": {"type": "string"}, "format": {"type": "string", "enum": ["squashfs"]},
+        "filepath": {"type": "string"}, "format": {"type": "string", "enum": list(IMPORT_FORMATS)},
         **acl["properties"]}}
     lst = {"type": "object", "properties": {"list": {"type": "array", "items": _RECORD}}}
     status = {"type": "object", "properties": {"status": {}}}

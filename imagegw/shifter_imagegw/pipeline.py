@@ -128,13 +128,16 @@ def pull_image(req: PullRequest, *, cache_dir: Path | str, expand_dir: Path | st
 
 
 def import_archive(archive: Path | str, *, expand_dir: Path | str, image_dir: Path | str | Publisher,
-                   tag: str | None = None, platform: str = "linux/amd64",
+                   tag: str | None = None, strict_tag: bool = True, fmt: str | None = None,
+                   platform: str = "linux/amd64",
                    user_acl: tuple[int, ...] = (), group_acl: tuple[int, ...] = (),
                    converter_options: ConverterOptions | Mapping | None = None,
                    progress: Progress | None = None) -> PulledImage:
     """Import a ``docker save`` tar archive or an OCI layout (directory or tar) like a pull.
 
-    ``tag`` picks an image inside a multi-image archive (``repo:tag``); the id is the digest of
+    ``tag`` picks an image inside a multi-image archive (``repo:tag``); unless ``strict_tag``,
+    a tag that matches nothing picks the archive's only image.  ``fmt`` is ``"docker-archive"``
+    or ``"oci"`` (None: OCI if the archive has an ``index.json``).  The id is the digest of
     the image manifest (OCI) or of the image config (docker save, which has no manifest digest).
     """
     from .archive import ArchiveError, open_archive
@@ -146,10 +149,11 @@ def import_archive(archive: Path | str, *, expand_dir: Path | str, image_dir: Pa
     try:
         progress(PULLING, 0, 0)
         with open_archive(Path(archive), expand) as arch:
-            image = arch.select(tag, platform)
+            image = arch.select(tag, platform, fmt, strict_tag)
             meta = ImageMeta.from_config(image.config, user_acl=user_acl, group_acl=group_acl)
             if publisher.exists(image.id):
                 meta_path = publisher.publish_meta(image.id, meta, expand_dir=expand)
+                progress(TRANSFER, 0, 0)
                 return PulledImage(image.id, publisher.image_path(image.id), meta_path, meta, image.digest,
                                    meta_only=True, layers=[str(p) for p in image.layers])
             return _convert_and_publish(image.id, image.layers, meta, expand, publisher, converter_options,

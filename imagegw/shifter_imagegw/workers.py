@@ -42,6 +42,11 @@ def fasthash(path: str | Path, chunk: int = 1 << 20, stride: int = 512 << 20) ->
     return digest.hexdigest()
 
 
+def _acl(rec: ImageRecord) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The (user, group) ACL a private record's image is published with; public: empty."""
+    return (tuple(rec.userACL), tuple(rec.groupACL)) if rec.private else ((), ())
+
+
 def _outcome(image: Any) -> PullOutcome:
     meta = image.meta
     return PullOutcome(id=image.id, meta_only=image.meta_only, ENV=list(meta.env),
@@ -194,11 +199,13 @@ class WorkerPool:
             return publish.RemotePublisher.from_config(plat.raw)
         return publish.LocalPublisher(Path(plat.image_dir))
 
+    def _platform(self, system: str) -> str:
+        return self.config.platforms[system].raw.get("platform", "linux/amd64")
+
     def _do_pull(self, rec: ImageRecord, tokens: dict[str, str]) -> PullOutcome:
         from .pipeline import PullRequest, pull_image
-        acl = (tuple(rec.userACL), tuple(rec.groupACL)) if rec.private else ((), ())
-        plat = self.config.platforms[rec.system].raw
-        req = PullRequest(reference=rec.pulltag, platform=plat.get("platform", "linux/amd64"),
+        acl = _acl(rec)
+        req = PullRequest(reference=rec.pulltag, platform=self._platform(rec.system),
                           credentials=tokens or None, user_acl=acl[0], group_acl=acl[1])
         image = pull_image(req, cache_dir=self.config.cache_dir,
                            expand_dir=self.config.expand_dir,
@@ -210,6 +217,26 @@ class WorkerPool:
         return _outcome(image)
 
     def _do_import(self, rec: ImageRecord, user: str | None) -> PullOutcome:
+        if rec.format == "squashfs":
+            return self._import_squashfs(rec, user)
+        return self._import_archive(rec)
+
+    def _import_archive(self, rec: ImageRecord) -> PullOutcome:
+        """A ``docker save`` tar or an OCI layout, converted like a pull; the tag picks the
+        image of a multi-image archive when it matches one."""
+        from .pipeline import import_archive
+        acl = _acl(rec)
+        image = import_archive(rec.filepath or "", expand_dir=self.config.expand_dir,
+                               image_dir=self._publisher(rec.system), tag=rec.pulltag,
+                               strict_tag=False, fmt=rec.format,
+                               platform=self._platform(rec.system), user_acl=acl[0],
+                               group_acl=acl[1],
+                               converter_options=self.config.raw.get("ConverterOptions"),
+                               progress=self._progress(rec.ident))
+        return _outcome(image)
+
+    def _import_squashfs(self, rec: ImageRecord, user: str | None) -> PullOutcome:
+        """Upstream's import: a ready squashfs, copied as is; the id is its fasthash."""
         from .metafile import ImageMeta
         from .pipeline import PullError
         src = rec.filepath or ""
@@ -221,7 +248,7 @@ class WorkerPool:
             raise PullError(f"{src}: cannot read: {exc.strerror}") from None
         self._progress(rec.ident)("HASHING", 0, os.path.getsize(src))
         image_id = fasthash(src)
-        acl = (tuple(rec.userACL), tuple(rec.groupACL)) if rec.private else ((), ())
+        acl = _acl(rec)
         meta = ImageMeta(user=user or "", user_acl=acl[0], group_acl=acl[1])
         os.makedirs(self.config.expand_dir, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f"{image_id[:16]}.", suffix=".import",

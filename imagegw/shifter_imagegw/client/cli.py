@@ -1,7 +1,8 @@
 """``shifterimg``: talk to the image gateway (inventory §2).
 
 Modes: ``images``, ``lookup <image>``, ``pull <image>``, ``login [location]``,
-``expire <image>``, ``autoexpire``, ``import <image> <squashfs file>``.
+``expire <image>``, ``autoexpire``, ``import <image> <file>`` (a squashfs, a ``docker save``
+tar or an OCI layout directory or tar; ``--format`` or sniffed from the file).
 ``imageGateway``, ``gatewayTimeout``, ``system`` and ``defaultImageType`` come
 from udiRoot.conf (``$SHIFTER_CONFIG`` or /etc/shifter/udiRoot.conf).
 """
@@ -14,12 +15,15 @@ import json
 import os
 import pwd
 import sys
+import tarfile
 import time
 from typing import Any, TextIO
 
 from .api import IN_PROGRESS, GatewayClient, GatewayError
 
 MODES = ("images", "lookup", "pull", "pullnb", "login", "expire", "autoexpire", "import")
+IMPORT_FORMATS = ("squashfs", "docker-archive", "oci")
+SQUASHFS_MAGIC = b"hsqs"
 POLL_S = 0.5
 
 
@@ -32,12 +36,14 @@ def _parser() -> argparse.ArgumentParser:
         prog="shifterimg", usage="shifterimg [options] <mode> [<type:tag>]",
         description="Query and pull images through the Shifter image gateway. Modes: "
                     "images, lookup, pull, login [location], expire, autoexpire, "
-                    "import <type:tag> <file>.")
+                    "import <type:tag> <file> (squashfs, docker save tar or OCI layout).")
     p.add_argument("-v", "--verbose", action="store_true", help="print raw gateway answers")
     p.add_argument("-u", "--user", default=None, help="comma list of users/uids for a private image")
     p.add_argument("-g", "--group", default=None, help="comma list of groups/gids for a private image")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.add_argument("-c", "--config", default=None, help="udiRoot.conf to read")
+    p.add_argument("--format", choices=IMPORT_FORMATS, default=None,
+                   help="import: what the file is (default: sniffed from the file)")
     p.add_argument("mode", choices=MODES, metavar="mode")
     p.add_argument("args", nargs="*", metavar="arg")
     return p
@@ -61,6 +67,35 @@ def resolve_ids(text: str | None, option: str, by_name, attr: str) -> list[int]:
             raise UsageError(f"{option}: {item!r} must not be root (id 0)")
         ids.append(value)
     return ids
+
+
+def sniff_format(path: str) -> str:
+    """The import format of ``path``: squashfs magic, a directory with ``oci-layout``, a tar
+    with ``manifest.json`` (docker save, even if also an OCI layout) or ``oci-layout``."""
+    if os.path.isdir(path):
+        if os.path.isfile(os.path.join(path, "oci-layout")):
+            return "oci"
+        raise UsageError(f"{path}: a directory without oci-layout is not an OCI image layout")
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(4) == SQUASHFS_MAGIC:
+                return "squashfs"
+        names = _tar_names(path)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except (tarfile.TarError, EOFError):
+        names = set()
+    for name, fmt in (("manifest.json", "docker-archive"), ("oci-layout", "oci")):
+        if name in names:
+            return fmt
+    raise UsageError(f"{path}: not a squashfs, a docker save archive or an OCI layout; "
+                     "use --format to say what it is")
+
+
+def _tar_names(path: str) -> set[str]:
+    """Top-level member names of a tar (headers only: the data is skipped)."""
+    with tarfile.open(path, "r:*") as tar:
+        return {name for name in (m.name.removeprefix("./") for m in tar) if "/" not in name}
 
 
 def _site(config_path: str | None) -> Any:
@@ -189,6 +224,8 @@ def run(argv: list[str] | None, out: TextIO = sys.stdout) -> int:
         return _login(client, system, args.args[0] if args.args else "default", socket_path)
     if len(args.args) != need[args.mode]:
         raise UsageError(f"{args.mode}: expected {need[args.mode]} argument(s)")
+    if args.format and args.mode != "import":
+        raise UsageError("--format: only for import")
     uids = resolve_ids(args.user, "--user", pwd.getpwnam, "pw_uid")
     gids = resolve_ids(args.group, "--group", grp.getgrnam, "gr_gid")
 
@@ -222,8 +259,8 @@ def run(argv: list[str] | None, out: TextIO = sys.stdout) -> int:
         status = client.expire(system, itype, tag)
         show({"status": status}) if args.json else out.write(f"{json.dumps(status)}\n")
         return 0 if status else 1
-    rec = client.doimport(system, itype, tag, os.path.abspath(args.args[1]), "squashfs",
-                          uids, gids)
+    path = os.path.abspath(args.args[1])
+    rec = client.doimport(system, itype, tag, path, args.format or sniff_format(path), uids, gids)
     show(rec) if args.json else out.write(f"{rec.get('status')}\n")
     return 0
 

@@ -32,7 +32,10 @@ def archives(images, tmp_path_factory):
 
 @pytest.mark.parametrize("kind", ["docker", "oci-tar", "oci-dir"])
 def test_import_gives_the_same_tree_as_a_pull(archives, tmp_path, kind):
-    image = import_archive(archives[kind], expand_dir=tmp_path / "expand", image_dir=tmp_path / "images")
+    statuses = []
+    image = import_archive(archives[kind], expand_dir=tmp_path / "expand", image_dir=tmp_path / "images",
+                           progress=lambda status, done, total: statuses.append(status))
+    assert list(dict.fromkeys(statuses)) == ["PULLING", "EXAMINATION", "CONVERSION", "TRANSFER"]
     out = tmp_path / "root"
     subprocess.run(["unsquashfs", "-q", "-n", "-d", str(out), str(image.squashfs)], check=True,
                    stdout=subprocess.DEVNULL)

@@ -245,3 +245,19 @@ def test_import_needs_import_users(mgr):
     assert err.value.http == 403
     rec = mgr.doimport(ALICE, "lab", "custom", "x", "/tmp/x.sqsh", "squashfs")
     assert rec.status == "PENDING" and rec.filepath == "/tmp/x.sqsh"
+
+
+@pytest.mark.parametrize("fmt", ["squashfs", "docker-archive", "oci"])
+def test_import_format_is_kept_for_recovery_until_ready(mgr, fmt):
+    rec = mgr.doimport(ALICE, "lab", "custom", "x", "/tmp/x", fmt)
+    assert mgr.store.get(rec.ident).format == fmt          # a resumed import reads it
+    assert finish(mgr, rec).format == "squashfs"           # then it names the published file
+
+
+def test_import_refuses_other_formats(mgr):
+    for fmt in ("tar", "SQUASHFS", "docker"):
+        with pytest.raises(ManagerError, match=f"format: unsupported import format '{fmt}' "
+                                               r"\(expected squashfs, docker-archive, oci\)") as err:
+            mgr.doimport(ALICE, "lab", "custom", "x", "/tmp/x", fmt)
+        assert err.value.http == 400
+    assert mgr.store.find(system="lab") == []

@@ -1,6 +1,7 @@
 """Recovery of jobs whose gateway process died (heartbeat stopped)."""
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -52,6 +53,35 @@ def test_only_one_sweeper_wins(pool, tmp_path):
     add(pool, status="PULLING", last_heartbeat=time.time() - 60, credentialed=True)
     assert pool.recover() + other.recover() == 1
     other.stop()
+
+
+def test_interrupted_archive_import_resumes_with_its_format(pool, monkeypatch):
+    from shifter_imagegw import pipeline
+    from shifter_imagegw.manager import ImageManager
+    from shifter_imagegw.metafile import ImageMeta
+    calls = []
+
+    def fake_import(path, **kw):
+        calls.append((path, kw))
+        kw["progress"]("CONVERSION", 1, 2)
+        return pipeline.PulledImage("f" * 64, Path("/i.squashfs"), Path("/i.meta"),
+                                    ImageMeta(env=["A=1"], cmd=["/bin/sh"], workdir="/w"))
+    monkeypatch.setattr(pipeline, "import_archive", fake_import)
+    pool.bind(ImageManager(pool.config, pool.store))
+    rec = add(pool, tag="arch:1", status="CONVERSION", last_heartbeat=time.time() - 60,
+              format="oci", filepath="/data/layout")
+    assert pool.recover() == 1
+    for _ in range(100):
+        got = pool.store.get(rec.ident)
+        if got.status == "READY":
+            break
+        time.sleep(0.05)
+    assert (got.status, got.id, got.ENV, got.CMD, got.WORKDIR) == ("READY", "f" * 64, ["A=1"],
+                                                                  ["/bin/sh"], "/w")
+    [(path, kw)] = calls
+    assert (path, kw["fmt"], kw["tag"], kw["strict_tag"]) == ("/data/layout", "oci", "arch:1", False)
+    assert (kw["expand_dir"], kw["image_dir"].image_dir) == (pool.config.expand_dir,
+                                                           Path(pool.config.platforms["lab"].image_dir))
 
 
 def test_fasthash_samples_every_stride(tmp_path):
