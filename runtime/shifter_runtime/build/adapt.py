@@ -7,7 +7,7 @@ from ..config import ModuleConfig, UdiRootConfig
 from ..modules import modules_signature
 from ..state import ContainerState
 from ..volumes import VolumeMount, volume_signature
-from .spec import (Bind, BuildSpec, EtcPolicy, ImageMount, ImageSource, ModuleSpec,
+from .spec import (Bind, BuildSpec, EtcPolicy, ImageSource, ModuleSpec,
                    PerNodeCache, UserInfo)
 
 
@@ -27,16 +27,15 @@ def module_of(module: ModuleConfig) -> ModuleSpec:
 
 
 def spec_from_config(config: UdiRootConfig, image: ImageSource, user: UserInfo,
-                     volumes: Sequence[VolumeMount], modules: Sequence[ModuleConfig],
-                     image_mount: ImageMount, *, nodespec: Optional[str] = None,
-                     privileged: bool = True) -> BuildSpec:
+                     volumes: Sequence[VolumeMount], modules: Sequence[ModuleConfig], *,
+                     nodespec: Optional[str] = None) -> BuildSpec:
     """The ``BuildSpec`` for ``image`` and ``user`` under ``config``; the state file
     is upstream's exact ``shifterConfig.json``."""
     state = ContainerState(image.identifier, user.name, volume_signature(list(volumes)),
                            modules_signature(list(modules)))
     return BuildSpec(
         udi_mount=config.udi_mount, loop_mount=config.loop_mount, image=image, user=user,
-        image_mount=image_mount, state=state.to_bytes(), rootfs_type=config.rootfs_type,
+        state=state.to_bytes(), rootfs_type=config.rootfs_type,
         site_fs=[bind_of(m) for m in config.site_fs],
         volumes=[bind_of(m) for m in volumes],
         modules=[module_of(m) for m in modules],
@@ -51,5 +50,4 @@ def spec_from_config(config: UdiRootConfig, image: ImageSource, user: UserInfo,
         per_node_cache_size_limit=config.per_node_cache_size_limit,
         per_node_cache_fs_types=tuple(f.lower() for f in config.per_node_cache_allowed_fs_type)
         or ("xfs",),
-        mkfs_xfs_path=config.mkfs_xfs_path, allow_local_chroot=config.allow_local_chroot,
-        privileged=privileged)
+        mkfs_xfs_path=config.mkfs_xfs_path, allow_local_chroot=config.allow_local_chroot)

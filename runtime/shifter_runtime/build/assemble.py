@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from ..kernel import mounts
 from . import etc_setup
 from .binds import mount_site, mount_user
-from .image_mount import MountedImage
+from .image_mount import mount_image
 from .merge import merge_image
 from .rootfs import RootFs, copy_tree, make_readable
 from .spec import BuildError, BuildSpec
@@ -21,43 +20,22 @@ ROOTFS_TYPES = ("tmpfs", "ramfs")
 STATE_FILE = "/var/shifterConfig.json"
 
 
-@dataclass
-class Container:
-    """A built container root; ``release`` gives back what the image mount holds
-    (private mode). Tear a prepared one down with ``destroy_container``."""
-
-    spec: BuildSpec
-    image: MountedImage
-
-    def release(self) -> None:
-        self.image.release()
-
-
-def build_container(spec: BuildSpec) -> Container:
+def build_container(spec: BuildSpec) -> None:
     """Build the container on ``spec.udi_mount``; on any failure undo everything
-    made so far and raise ``BuildError`` with a one-line message."""
+    made so far and raise ``BuildError`` with a one-line message.  Tear it down
+    with ``destroy_container``."""
     if spec.image.format == "VFS" and not spec.allow_local_chroot:
         raise BuildError(f"image local:{spec.image.path}: local images need allowLocalChroot=1")
     if spec.rootfs_type not in ROOTFS_TYPES:
         raise BuildError(f"rootfsType={spec.rootfs_type}: must be tmpfs or ramfs")
-    if not spec.privileged:
-        hooked = [m.name for m in spec.modules if m.roothook]
-        if hooked:
-            raise BuildError(f"module {hooked[0]}: roothook needs root (use the Slurm "
-                             "--image path)")
     for busy in (spec.udi_mount, spec.loop_mount):
         if is_mounted(busy):
             raise BuildError(f"{busy} is already in use by a container (run unsetupRoot)")
     old_umask = os.umask(0o022)
-    image = None
     try:
-        image = spec.image_mount.mount(spec.image, spec.loop_mount)
-        _build_root(spec, image)
-        return Container(spec, image)
+        _build_root(spec, mount_image(spec.image, spec.loop_mount))
     except BaseException as exc:
-        if image is not None:
-            image.release()
-        unmount_all(spec.udi_mount)
+        unmount_all(spec.udi_mount, spec.loop_mount)
         if isinstance(exc, OSError):
             raise BuildError(f"building {spec.udi_mount}: {exc.strerror}"
                              f"{' (' + exc.filename + ')' if exc.filename else ''}") from None
@@ -66,18 +44,18 @@ def build_container(spec: BuildSpec) -> Container:
         os.umask(old_umask)
 
 
-def _build_root(spec: BuildSpec, image: MountedImage) -> None:
+def _build_root(spec: BuildSpec, image: str) -> None:
     os.makedirs(spec.udi_mount, mode=0o755, exist_ok=True)
     _mount_rootfs(spec)
     root = RootFs(spec.udi_mount)
     try:
-        image_dev = os.stat(image.path).st_dev
+        image_dev = os.stat(image).st_dev
         allowed_devs = {root.dev, image_dev, os.stat("/tmp").st_dev}
         _site_modifications(spec, root)
         for subdir in ("/", "/var", "/opt"):
-            merge_image(root, image.path, subdir, copy=False)
+            merge_image(root, image, subdir, copy=False)
         root.mkdir("/etc/ssh")
-        merge_image(root, image.path, "/etc", copy=True)
+        merge_image(root, image, "/etc", copy=True)
         mount_user(root, spec, allowed_devs)
         root.write(STATE_FILE, spec.state)
         if not spec.writable:
@@ -161,14 +139,11 @@ def _copy_dir_into(source: str, dst_fd: int, what: str) -> None:
 
 
 def _kernel_filesystems(spec: BuildSpec, root: RootFs) -> None:
-    """``/proc`` (fresh as root, else bound), ``/sys``, ``/dev``, ``/tmp``, ``/var/tmp``."""
+    """A fresh ``/proc``; ``/sys``, ``/dev``, ``/tmp``, ``/var/tmp`` bound from the host."""
     proc = root.open("/proc")
     try:
-        if spec.privileged:
-            mounts.mount_new("proc", proc, mounts.MOUNT_ATTR_NOSUID | mounts.MOUNT_ATTR_NODEV
-                             | mounts.MOUNT_ATTR_NOEXEC)
-        else:
-            mounts.bind("/proc", proc, rec=True)
+        mounts.mount_new("proc", proc, mounts.MOUNT_ATTR_NOSUID | mounts.MOUNT_ATTR_NODEV
+                         | mounts.MOUNT_ATTR_NOEXEC)
     finally:
         os.close(proc)
     root.bind("/sys", "/sys", rec=True)

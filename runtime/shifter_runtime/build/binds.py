@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import stat
-from contextlib import nullcontext
 from typing import Sequence
 
 from ..errors import VolumeError
@@ -111,18 +110,15 @@ def mount_user(root: RootFs, spec: BuildSpec, allowed_devs: set[int]) -> None:
             if bind.per_node_cache is not None:
                 mount_per_node_cache(root, spec, bind.per_node_cache, tfd, where)
             else:
-                _bind_as_user(root, bind, tfd, user, spec.privileged, spec.propagation_style,
-                              where)
+                _bind_as_user(root, bind, tfd, user, spec.propagation_style, where)
         finally:
             os.close(tfd)
 
 
-def _bind_as_user(root: RootFs, bind: Bind, tfd: int, user: UserInfo, privileged: bool,
-                  style: str, where: str) -> None:
-    acting = (creds.fs_identity(user.uid, user.gid, user.gids or [user.gid])
-              if privileged else nullcontext())
+def _bind_as_user(root: RootFs, bind: Bind, tfd: int, user: UserInfo, style: str,
+                  where: str) -> None:
     try:
-        with acting:
+        with creds.fs_identity(user.uid, user.gid, user.gids or [user.gid]):
             sfd = root.open(bind.source, os.O_RDONLY | os.O_DIRECTORY)
     except OSError as exc:
         raise BuildError(f"{where}: source {bind.source} in the container: "
@@ -146,8 +142,6 @@ def mount_per_node_cache(root: RootFs, spec: BuildSpec, cache: PerNodeCache, tfd
     import subprocess
     import tempfile
     user = spec.user
-    if not spec.privileged:
-        raise BuildError(f"{where}: perNodeCache needs root (use the Slurm --image path)")
     if cache.fstype not in spec.per_node_cache_fs_types:
         raise BuildError(f"{where}: perNodeCache fs {cache.fstype!r} not allowed "
                          f"(perNodeCacheAllowedFsType={' '.join(spec.per_node_cache_fs_types)})")

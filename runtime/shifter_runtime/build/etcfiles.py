@@ -1,7 +1,6 @@
 """Contents of the container's generated files (pure functions, no I/O)."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -21,7 +20,12 @@ NSSWITCH_CONF = (
 )
 HOST_CONF = "order bind,hosts\nmulti on\n"
 
-_HOSTNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-_]*$")
+_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_HOST_CHARS = _ALNUM | frozenset(".-_")
+
+
+def _valid_host(host: str) -> bool:
+    return bool(host) and host[0] in _ALNUM and set(host) <= _HOST_CHARS
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,7 @@ def hostsfile_text(nodespec: str) -> str:
     lines = []
     for item in nodespec.split():
         host, sep, count = item.partition("/")
-        if not sep or not _HOSTNAME.match(host) or not count.isdigit() or int(count) < 1:
+        if not sep or not _valid_host(host) or not count.isdigit() or int(count) < 1:
             raise BuildError(f"node spec {nodespec!r}: bad entry {item!r} (want host/tasks)")
         lines.extend([host] * int(count))
     if not lines:

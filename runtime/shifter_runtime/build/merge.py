@@ -8,13 +8,12 @@ inside the image root, so an image symlink cannot lead the merge onto the host.
 from __future__ import annotations
 
 import os
-import re
 
 from ..kernel import mounts, paths
 from .rootfs import RootFs, copy_entry
 
 FILE_SIZE_LIMIT = 5 * 1024 * 1024
-_NAME_OK = re.compile(r"^[A-Za-z0-9_:.+\-]+$")
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_:.+-")
 
 
 def merge_image(root: RootFs, image_root: str, subdir: str, *, copy: bool) -> None:
@@ -31,7 +30,7 @@ def merge_image(root: RootFs, image_root: str, subdir: str, *, copy: bool) -> No
     try:
         with os.scandir(src) as entries:
             for entry in entries:
-                if not _NAME_OK.match(entry.name) or _present(dst, entry.name):
+                if not set(entry.name) <= _NAME_CHARS or _present(dst, entry.name):
                     continue
                 if copy or entry.is_symlink():
                     copy_entry(src, entry, dst)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Optional, Protocol, Sequence
+from typing import Literal, Optional, Sequence
 
 from ..errors import ShifterError
 
@@ -75,20 +75,6 @@ class EtcPolicy:
     max_group_count: int = 0
 
 
-class ImageMount(Protocol):
-    """Mounts the image read-only, nosuid, nodev on a directory."""
-
-    def mount(self, image: ImageSource, target: str) -> "MountedImage": ...
-
-
-class MountedImage(Protocol):
-    """A mounted image; ``release`` undoes ``ImageMount.mount``."""
-
-    path: str
-
-    def release(self) -> None: ...
-
-
 @dataclass
 class BuildSpec:
     """Everything ``build_container`` needs; see the package docstring."""
@@ -97,7 +83,6 @@ class BuildSpec:
     loop_mount: str
     image: ImageSource
     user: UserInfo
-    image_mount: ImageMount
     state: bytes
     rootfs_type: str = "tmpfs"
     site_fs: Sequence[Bind] = ()
@@ -115,4 +100,3 @@ class BuildSpec:
     per_node_cache_fs_types: Sequence[str] = ("xfs",)
     mkfs_xfs_path: Optional[str] = None
     allow_local_chroot: bool = False
-    privileged: bool = True

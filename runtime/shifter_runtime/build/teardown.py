@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import os
-import signal
 import time
+from _signal import SIGKILL, SIGTERM  # the C module: ``signal`` imports enum (4 ms)
 
 from ..kernel import loop, mounts
 
@@ -75,7 +75,7 @@ def kill_container_processes(udi_mount: str, loop_mount: str) -> None:
     if not devices:
         return
     pids = container_pids(devices)
-    for sig in (signal.SIGTERM, signal.SIGKILL):
+    for sig in (SIGTERM, SIGKILL):
         for pid in pids:
             try:
                 os.kill(pid, sig)

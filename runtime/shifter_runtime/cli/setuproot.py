@@ -68,7 +68,7 @@ def parse_args(argv: list[str]) -> Args:
 
 def setup(args: Args) -> float:
     """Build the container; returns the seconds spent building."""
-    from ..build import LoopImageMount, build_container
+    from ..build import build_container
     from ..build.account import lookup_user
     from ..build.adapt import spec_from_config
     from ..build.image_data import image_source
@@ -88,7 +88,7 @@ def setup(args: Args) -> float:
     for volume in volumes:
         check_per_node_cache(volume, config.per_node_cache_size_limit,
                              config.per_node_cache_allowed_fs_type)
-    build_spec = spec_from_config(config, image, user, volumes, modules, LoopImageMount(),
+    build_spec = spec_from_config(config, image, user, volumes, modules,
                                   nodespec=args.nodespec)
     if args.verbose:
         print(f"setupRoot: {build_spec}", file=sys.stderr)

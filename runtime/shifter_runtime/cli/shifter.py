@@ -12,8 +12,6 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``shifter`` console script."""
-    from ..launch import light
-    light.install()
     from ..errors import ShifterError
     from ..launch.flow import launch
     args = sys.argv[1:] if argv is None else argv

@@ -1,14 +1,41 @@
-"""ctypes access to libc and raw syscalls (x86_64 numbers), raising OSError."""
+"""Raw system calls straight from the C library (x86_64 numbers), raising OSError.
+
+Built on ``_ctypes``, the C half of ctypes: importing the ``ctypes`` package
+costs about 3 ms (it defines every C type and checks sizes), more than a whole
+prepared launch spends in our own code.  The typed wrappers need one integer
+type, one unsigned long and ``char *``; ``syscall`` takes ints (libffi widens
+them to the 64-bit argument registers), ``bytes`` (a pointer to the buffer:
+structures are packed by the caller) and ``None`` (NULL).  Every wrapper
+raises ``OSError`` with the errno and the path it acted on, so callers can
+print one line naming what failed.
+"""
 from __future__ import annotations
 
-import ctypes
+import _ctypes
 import os
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_syscall = _libc.syscall
-_syscall.restype = ctypes.c_long
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_REMOUNT = 0x20
+MS_NOATIME = 0x400
+MS_NODIRATIME = 0x800
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+MS_SLAVE = 1 << 19
+MS_RELATIME = 1 << 21
+MNT_DETACH = 0x2
+UMOUNT_NOFOLLOW = 0x8
+PR_SET_PDEATHSIG = 1
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
 
-SYS_CAPGET = 125
 SYS_CAPSET = 126
 SYS_PIVOT_ROOT = 155
 SYS_OPEN_TREE = 428
@@ -18,28 +45,105 @@ SYS_FSCONFIG = 431
 SYS_FSMOUNT = 432
 SYS_OPENAT2 = 437
 SYS_MOUNT_SETATTR = 442
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 
-def _raise(what: str, path: str | None = None) -> None:
-    err = ctypes.get_errno()
-    raise OSError(err, f"{what}: {os.strerror(err)}", path)
+class _Int(_ctypes._SimpleCData):
+    _type_ = "i"
 
 
-def check(ret: int, what: str, path: str | None = None) -> int:
-    """Return ``ret`` or raise ``OSError`` from errno when it is negative."""
-    if ret < 0:
-        _raise(what, path)
-    return ret
+class _Long(_ctypes._SimpleCData):
+    _type_ = "l"
 
 
-def syscall(nr: int, *args, what: str, path: str | None = None) -> int:
-    """Run a raw syscall; raise ``OSError`` naming ``what`` on failure."""
-    return check(_syscall(ctypes.c_long(nr), *args), what, path)
+class _ULong(_ctypes._SimpleCData):
+    _type_ = "L"
 
 
-def enc(path: str | None) -> bytes | None:
+class _CharP(_ctypes._SimpleCData):
+    _type_ = "z"
+
+
+class _Function(_ctypes.CFuncPtr):
+    _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+    _restype_ = _Int
+
+
+class _LongFunction(_ctypes.CFuncPtr):
+    _flags_ = _Function._flags_
+    _restype_ = _Long
+
+
+class _Library:
+    _handle = _ctypes.dlopen(None, os.RTLD_NOW)
+
+
+def _function(name: str, *argtypes: type, kind: type = _Function) -> _Function:
+    function = kind((name, _Library()))
+    if argtypes:
+        function.argtypes = argtypes
+    return function
+
+
+_unshare = _function("unshare", _Int)
+_mount = _function("mount", _CharP, _CharP, _CharP, _ULong, _CharP)
+_umount2 = _function("umount2", _CharP, _Int)
+_prctl = _function("prctl", _Int, _ULong, _ULong, _ULong, _ULong)
+_syscall = _function("syscall", kind=_LongFunction)
+
+
+def check(result: int, what: str, path: str | None = None) -> int:
+    """Return ``result`` or raise ``OSError`` from errno when it is negative."""
+    if result < 0:
+        err = _ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}", path)
+    return result
+
+
+def enc(text: str | None) -> bytes | None:
     """Encode a path for C, leaving ``None`` alone."""
-    return None if path is None else os.fsencode(path)
+    return None if text is None else os.fsencode(text)
 
 
-libc = _libc
+def syscall(nr: int, *args: int | bytes | None, what: str, path: str | None = None) -> int:
+    """Run a raw syscall; raise ``OSError`` naming ``what`` (and ``path``) on failure."""
+    return check(_syscall(nr, *args), what, path)
+
+
+def unshare(flags: int) -> None:
+    """unshare(2)."""
+    check(_unshare(flags), "unshare")
+
+
+def mount(source: str | None, target: str, fstype: str | None,
+          flags: int = 0, data: str | None = None) -> None:
+    """mount(2); errors name the target."""
+    check(_mount(enc(source), enc(target), enc(fstype), flags, enc(data)),
+          f"mount {fstype or 'bind'}", target)
+
+
+def umount2(target: str, flags: int) -> None:
+    """umount2(2)."""
+    check(_umount2(enc(target), flags), "umount", target)
+
+
+def pivot_root(new_root: str, put_old: str) -> None:
+    """pivot_root(2)."""
+    syscall(SYS_PIVOT_ROOT, enc(new_root), enc(put_old), what="pivot_root", path=new_root)
+
+
+def prctl(option: int, arg2: int = 0, arg3: int = 0) -> int:
+    """prctl(2) with up to two arguments."""
+    return check(_prctl(option, arg2, arg3, 0, 0), f"prctl {option}")
+
+
+def capset_zero() -> None:
+    """Clear the effective, permitted and inheritable capability sets."""
+    header = _LINUX_CAPABILITY_VERSION_3.to_bytes(4, "little") + bytes(4)  # version, pid 0
+    data = bytes(24)  # two {effective, permitted, inheritable} u32 triples, all 0
+    syscall(SYS_CAPSET, header, data, what="capset")
+
+
+def u64s(*values: int) -> bytes:
+    """Pack a structure of ``__u64`` fields (native byte order)."""
+    return b"".join(v.to_bytes(8, "little") for v in values)

@@ -1,10 +1,10 @@
 """Loop devices through /dev/loop-control and LOOP_CONFIGURE (autoclear, so none leak)."""
 from __future__ import annotations
 
-import ctypes
 import errno
 import fcntl
 import os
+import struct
 from dataclasses import dataclass
 
 LOOP_CTL_GET_FREE = 0x4C82
@@ -13,19 +13,15 @@ LO_FLAGS_READ_ONLY = 1
 LO_FLAGS_AUTOCLEAR = 4
 
 
-class _LoopInfo64(ctypes.Structure):
-    _fields_ = [("lo_device", ctypes.c_uint64), ("lo_inode", ctypes.c_uint64),
-                ("lo_rdevice", ctypes.c_uint64), ("lo_offset", ctypes.c_uint64),
-                ("lo_sizelimit", ctypes.c_uint64), ("lo_number", ctypes.c_uint32),
-                ("lo_encrypt_type", ctypes.c_uint32), ("lo_encrypt_key_size", ctypes.c_uint32),
-                ("lo_flags", ctypes.c_uint32), ("lo_file_name", ctypes.c_char * 64),
-                ("lo_crypt_name", ctypes.c_char * 64), ("lo_encrypt_key", ctypes.c_char * 32),
-                ("lo_init", ctypes.c_uint64 * 2)]
+# struct loop_config: fd, block_size, then struct loop_info64 (device, inode, rdevice,
+# offset, sizelimit; number, encrypt_type, encrypt_key_size, flags; file_name[64],
+# crypt_name[64], encrypt_key[32], init[2]) and 8 reserved __u64: 304 bytes.
+_LOOP_CONFIG = struct.Struct("=II5Q4I64s64s32s2Q8Q")
 
 
-class _LoopConfig(ctypes.Structure):
-    _fields_ = [("fd", ctypes.c_uint32), ("block_size", ctypes.c_uint32),
-                ("info", _LoopInfo64), ("reserved", ctypes.c_uint64 * 8)]
+def _loop_config(backing_fd: int, flags: int, name: bytes) -> bytes:
+    return _LOOP_CONFIG.pack(backing_fd, 0, 0, 0, 0, 0, 0, 0, 0, 0, flags, name[:63], b"",
+                             b"", 0, 0, *(0,) * 8)
 
 
 @dataclass
@@ -59,9 +55,8 @@ def attach_loop(backing: str, *, read_only: bool = True, attempts: int = 20) -> 
                 number = fcntl.ioctl(ctl, LOOP_CTL_GET_FREE)
                 path = f"/dev/loop{number}"
                 dev = os.open(path, flags | os.O_CLOEXEC)
-                cfg = _LoopConfig(fd=backing_fd)
-                cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR | (LO_FLAGS_READ_ONLY if read_only else 0)
-                cfg.info.lo_file_name = os.fsencode(backing)[:63]
+                cfg = _loop_config(backing_fd, LO_FLAGS_AUTOCLEAR
+                                   | (LO_FLAGS_READ_ONLY if read_only else 0), os.fsencode(backing))
                 try:
                     fcntl.ioctl(dev, LOOP_CONFIGURE, cfg)
                 except OSError as exc:

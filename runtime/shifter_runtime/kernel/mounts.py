@@ -1,26 +1,12 @@
 """Mount syscalls: mount(2), umount2, and the fd-based mount API."""
 from __future__ import annotations
 
-import ctypes
 import os
 from typing import Optional
 
-from .libc import (SYS_FSCONFIG, SYS_FSMOUNT, SYS_FSOPEN, SYS_MOUNT_SETATTR,
-                   SYS_MOVE_MOUNT, SYS_OPEN_TREE, check, enc, libc, syscall)
-
-MS_RDONLY = 0x1
-MS_NOSUID = 0x2
-MS_NODEV = 0x4
-MS_NOEXEC = 0x8
-MS_REMOUNT = 0x20
-MS_BIND = 0x1000
-MS_MOVE = 0x2000
-MS_REC = 0x4000
-MS_PRIVATE = 1 << 18
-MS_SLAVE = 1 << 19
-
-MNT_DETACH = 0x2
-UMOUNT_NOFOLLOW = 0x8
+from .libc import (MNT_DETACH, MS_PRIVATE, MS_SLAVE, SYS_FSCONFIG, SYS_FSMOUNT, SYS_FSOPEN,
+                   SYS_MOUNT_SETATTR, SYS_MOVE_MOUNT, SYS_OPEN_TREE, UMOUNT_NOFOLLOW, enc,
+                   syscall, u64s, umount2)
 
 AT_SYMLINK_NOFOLLOW = 0x100
 AT_EMPTY_PATH = 0x1000
@@ -32,6 +18,7 @@ FSCONFIG_SET_FLAG = 0
 FSCONFIG_SET_STRING = 1
 FSCONFIG_CMD_CREATE = 6
 FSMOUNT_CLOEXEC = 1
+FSOPEN_CLOEXEC = 1
 
 MOUNT_ATTR_RDONLY = 0x1
 MOUNT_ATTR_NOSUID = 0x2
@@ -41,21 +28,9 @@ MOUNT_ATTR_NOEXEC = 0x8
 PROPAGATION = {"private": MS_PRIVATE, "slave": MS_SLAVE}
 
 
-class _MountAttr(ctypes.Structure):
-    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
-                ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
-
-
-def mount(source: Optional[str], target: str, fstype: Optional[str], flags: int,
-          data: Optional[str] = None) -> None:
-    """``mount(2)``."""
-    check(libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags),
-                     enc(data)), "mount", target)
-
-
 def umount(target: str, flags: int = MNT_DETACH | UMOUNT_NOFOLLOW) -> None:
     """``umount2(2)``, lazy and not following a final symlink by default."""
-    check(libc.umount2(enc(target), ctypes.c_int(flags)), "umount2", target)
+    umount2(target, flags)
 
 
 def open_tree(source: str, *, rec: bool, dirfd: int = -100, follow: bool = True) -> int:
@@ -63,39 +38,35 @@ def open_tree(source: str, *, rec: bool, dirfd: int = -100, follow: bool = True)
     ``source=""`` clones the object ``dirfd`` itself refers to."""
     flags = OPEN_TREE_CLONE | os.O_CLOEXEC | (AT_RECURSIVE if rec else 0)
     flags |= (0 if follow else AT_SYMLINK_NOFOLLOW) | (0 if source else AT_EMPTY_PATH)
-    return syscall(SYS_OPEN_TREE, ctypes.c_int(dirfd), enc(source), ctypes.c_uint(flags),
-                   what="open_tree", path=source)
+    return syscall(SYS_OPEN_TREE, dirfd, enc(source), flags, what="open_tree", path=source)
 
 
 def mount_setattr(fd: int, attr_set: int = 0, *, rec: bool, attr_clr: int = 0,
                   propagation: int = 0) -> None:
     """Set mount attributes (and optionally propagation) on the mount ``fd`` names."""
-    attr = _MountAttr(attr_set, attr_clr, propagation, 0)
+    attr = u64s(attr_set, attr_clr, propagation, 0)  # struct mount_attr (userns_fd 0)
     flags = AT_EMPTY_PATH | (AT_RECURSIVE if rec else 0)
-    syscall(SYS_MOUNT_SETATTR, ctypes.c_int(fd), b"", ctypes.c_uint(flags),
-            ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)), what="mount_setattr")
+    syscall(SYS_MOUNT_SETATTR, fd, b"", flags, attr, len(attr), what="mount_setattr")
 
 
 def move_mount(from_fd: int, to_fd: int) -> None:
     """Attach the detached mount ``from_fd`` onto the directory/file ``to_fd``."""
-    syscall(SYS_MOVE_MOUNT, ctypes.c_int(from_fd), b"", ctypes.c_int(to_fd), b"",
-            ctypes.c_uint(MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH),
-            what="move_mount")
+    syscall(SYS_MOVE_MOUNT, from_fd, b"", to_fd, b"",
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH, what="move_mount")
 
 
 def new_fs(fstype: str, options: dict[str, Optional[str]], attrs: int) -> int:
     """A detached mount of a fresh ``fstype`` filesystem (fsopen/fsconfig/fsmount);
     an option whose value is ``None`` is a flag (e.g. ``ro``)."""
-    fsfd = syscall(SYS_FSOPEN, enc(fstype), ctypes.c_uint(1), what="fsopen", path=fstype)
+    fsfd = syscall(SYS_FSOPEN, enc(fstype), FSOPEN_CLOEXEC, what="fsopen", path=fstype)
     try:
         for key, value in options.items():
             cmd = FSCONFIG_SET_FLAG if value is None else FSCONFIG_SET_STRING
-            syscall(SYS_FSCONFIG, ctypes.c_int(fsfd), ctypes.c_uint(cmd), enc(key), enc(value),
-                    ctypes.c_int(0), what=f"fsconfig {key}", path=fstype)
-        syscall(SYS_FSCONFIG, ctypes.c_int(fsfd), ctypes.c_uint(FSCONFIG_CMD_CREATE),
-                None, None, ctypes.c_int(0), what="fsconfig create", path=fstype)
-        return syscall(SYS_FSMOUNT, ctypes.c_int(fsfd), ctypes.c_uint(FSMOUNT_CLOEXEC),
-                       ctypes.c_uint(attrs), what="fsmount", path=fstype)
+            syscall(SYS_FSCONFIG, fsfd, cmd, enc(key), enc(value), 0,
+                    what=f"fsconfig {key}", path=fstype)
+        syscall(SYS_FSCONFIG, fsfd, FSCONFIG_CMD_CREATE, None, None, 0,
+                what="fsconfig create", path=fstype)
+        return syscall(SYS_FSMOUNT, fsfd, FSMOUNT_CLOEXEC, attrs, what="fsmount", path=fstype)
     finally:
         os.close(fsfd)
 

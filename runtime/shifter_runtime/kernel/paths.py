@@ -1,10 +1,9 @@
 """Resolve paths inside a container root without ever leaving it (openat2)."""
 from __future__ import annotations
 
-import ctypes
 import os
 
-from .libc import SYS_OPENAT2, enc, syscall
+from .libc import SYS_OPENAT2, enc, syscall, u64s
 
 RESOLVE_NO_XDEV = 0x01
 RESOLVE_NO_MAGICLINKS = 0x02
@@ -13,16 +12,10 @@ RESOLVE_BENEATH = 0x08
 RESOLVE_IN_ROOT = 0x10
 
 
-class _OpenHow(ctypes.Structure):
-    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64),
-                ("resolve", ctypes.c_uint64)]
-
-
 def openat2(dirfd: int, path: str, flags: int, resolve: int, mode: int = 0) -> int:
     """``openat2(2)``; returns a new file descriptor."""
-    how = _OpenHow(flags | os.O_CLOEXEC, mode, resolve)
-    return syscall(SYS_OPENAT2, ctypes.c_int(dirfd), enc(path), ctypes.byref(how),
-                   ctypes.c_size_t(ctypes.sizeof(how)), what="openat2", path=path)
+    how = u64s(flags | os.O_CLOEXEC, mode, resolve)  # struct open_how
+    return syscall(SYS_OPENAT2, dirfd, enc(path), how, len(how), what="openat2", path=path)
 
 
 def open_root(path: str) -> int:

@@ -13,9 +13,8 @@ the caller's own uid and gid (1:1), so the command keeps its identity:
 * ``execute``  -- working directory, module userhooks, exec with the container PATH;
 * ``etc``      -- the site's ``/etc`` files of a private container;
 * ``lookup``   -- tag -> image id through the gateway client (only for tags);
-* ``libc``     -- the few raw system calls of the hot path (ctypes);
-* ``light``    -- small ``dataclasses``/``typing`` stand-ins so the hot path
-  stays near Python's own start-up time (see bench/README.md).
 
-Path resolution inside the container root comes from ``kernel.paths``.
+Raw system calls come from ``kernel.libc`` and path resolution inside the
+container root from ``kernel.paths``; ``shifter_runtime.light`` keeps the
+start-up near Python's own (see bench/README.md).
 """

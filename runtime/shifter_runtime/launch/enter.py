@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from . import libc
+from ..kernel import libc
 
 
 def bind_self(path: str) -> None:

@@ -31,7 +31,7 @@ from ..errors import ShifterError
 from ..state import STATE_FILE
 from ..volumes import VolumeMount, check_target
 from ..kernel.paths import open_in_root
-from . import libc
+from ..kernel import libc
 from .etc import write_site_etc
 
 SQUASHFUSE = ("/usr/bin/squashfuse_ll", "/usr/bin/squashfuse")

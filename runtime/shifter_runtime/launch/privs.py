@@ -9,7 +9,7 @@ mounts are ``nosuid`` as well).
 """
 from __future__ import annotations
 
-from . import libc
+from ..kernel import libc
 
 
 def last_cap() -> int:

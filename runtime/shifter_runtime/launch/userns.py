@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 
-from . import libc
+from ..kernel import libc
 
 
 def _write(path: str, text: str) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from shifter_runtime.build import ImageSource, LoopImageMount, UserInfo
+from shifter_runtime.build import ImageSource, UserInfo
 from shifter_runtime.build.adapt import spec_from_config
 from shifter_runtime.config import parse_config
 from shifter_runtime.volumes import parse_volumes
@@ -31,7 +31,7 @@ def test_spec_from_config():
     user = UserInfo("alice", 1001, 1001, (1001,))
     volumes = parse_volumes("/tmp/a:/data:ro;/tmp/b:/cache:perNodeCache=size=1g")
     spec = spec_from_config(config, ImageSource("abc", "squashfs", "/images/abc.squashfs"),
-                            user, volumes, [config.modules["mpi"]], LoopImageMount())
+                            user, volumes, [config.modules["mpi"]])
     assert spec.state == (b'{"identifier":"abc","user":"alice","volMap":'
                           b'"/tmp/a:/data:ro;/tmp/b:/cache:perNodeCache=size=1073741824,'
                           b'bs=1048576,method=loop,fstype=xfs","modules":"mpi,"}')
@@ -41,4 +41,4 @@ def test_spec_from_config():
     assert spec.volumes[1].per_node_cache.size == 1 << 30
     assert spec.modules[0].copy_path == "/opt/mpi-libs"
     assert spec.per_node_cache_fs_types == ("xfs",)
-    assert spec.writable is False and spec.privileged is True
+    assert spec.writable is False

@@ -1,13 +1,16 @@
-"""Light stand-ins for ``dataclasses`` and ``typing`` on the launch hot path.
+"""Light stand-ins for ``dataclasses``, ``typing`` and ``gettext`` on the hot paths.
 
 Importing the real modules costs more than starting Python itself (``inspect``,
-``ast``, ``re``... about 12 ms here, plus code generation per record class);
-the runtime's records only use ``@dataclass`` (optionally ``frozen``),
-``field(default=..., default_factory=...)`` and, in annotations that are never
-evaluated, ``typing`` names.  :func:`install` puts small equivalents in
-``sys.modules`` for the ``shifter`` process only, and only if neither real
-module is loaded yet.  Any other name asked of a stand-in loads the real
-module and answers from it, so nothing breaks, it only gets slower.
+``ast``, ``re``... about 12 ms here, plus code generation per record class;
+``getopt`` and ``argparse`` pull in ``gettext`` and with it ``locale`` and
+``re``, 5 ms more).  The runtime's records only use ``@dataclass`` (optionally
+``frozen``), ``field(default=..., default_factory=...)`` and, in annotations
+that are never evaluated (every module has ``from __future__ import
+annotations``), ``typing`` names; nothing is translated.  :func:`install`
+puts small equivalents in ``sys.modules`` for the ``shifter``, ``setupRoot``
+and ``unsetupRoot`` processes only, and only if no real module is loaded
+yet.  Any other name asked of a stand-in loads the real module and answers
+from it, so nothing breaks, it only gets slower.
 """
 from __future__ import annotations
 
@@ -123,13 +126,31 @@ def _stand_in(name: str, attrs: dict[str, object]):
     return module
 
 
+class Protocol:
+    """``typing.Protocol`` as a plain base class (structural checks are mypy's job)."""
+
+    __slots__ = ()
+
+
+def _identity(message: str, *_args: object) -> str:
+    return message
+
+
+def _ngettext(singular: str, plural: str, n: int) -> str:
+    return singular if n == 1 else plural
+
+
 def install() -> None:
     """Put the stand-ins in ``sys.modules`` unless a real module is already loaded."""
-    if "dataclasses" in sys.modules or "typing" in sys.modules:
+    if {"dataclasses", "typing", "gettext"} & set(sys.modules):
         return
     from _collections_abc import Iterable, Iterator, Mapping, Sequence
     sys.modules["dataclasses"] = _stand_in(
         "dataclasses", {"dataclass": dataclass, "field": field, "MISSING": _MISSING})
+    annotation_only = {name: object for name in ("Any", "Optional", "Literal")}
     sys.modules["typing"] = _stand_in(
         "typing", {"Iterable": Iterable, "Iterator": Iterator, "Mapping": Mapping,
-                   "Sequence": Sequence})
+                   "Sequence": Sequence, "Protocol": Protocol, "TYPE_CHECKING": False,
+                   **annotation_only})
+    sys.modules["gettext"] = _stand_in(
+        "gettext", {"gettext": _identity, "ngettext": _ngettext})

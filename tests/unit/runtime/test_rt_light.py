@@ -1,4 +1,4 @@
-"""The light ``dataclasses``/``typing`` stand-ins used on the launch hot path."""
+"""The light ``dataclasses``/``typing``/``gettext`` stand-ins every command installs."""
 from __future__ import annotations
 
 import subprocess
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shifter_runtime.launch import light
+from shifter_runtime import light
 
 pytestmark = pytest.mark.unit
 
@@ -71,23 +71,36 @@ def _python(code: str) -> subprocess.CompletedProcess:
                           text=True, timeout=30)
 
 
-def test_launch_imports_neither_inspect_nor_typing():
-    """The hot path must not pull the heavy modules back in (startup-time guard)."""
+HEAVY = "{'inspect', 'ast', 're', 'json', 'enum', 'signal', 'functools', 'ctypes', 'locale'}"
+# What setupRoot's ``setup`` imports before it builds (cli/setuproot.py).
+SETUP_IMPORTS = ("build", "build.account", "build.adapt", "build.image_data", "config",
+                 "imagespec", "modules", "volumes")
+
+
+@pytest.mark.parametrize("modules", [
+    ("launch.flow",),
+    ("cli.setuproot", *SETUP_IMPORTS),
+    ("cli.unsetuproot", "build.teardown", "config"),
+], ids=["shifter", "setupRoot", "unsetupRoot"])
+def test_commands_import_neither_inspect_nor_typing(modules):
+    """The commands must not pull the heavy modules back in (start-up time guard)."""
+    imports = "".join(f"import shifter_runtime.{name}\n" for name in modules)
     proc = _python(
         f"import sys; sys.path.insert(0, {RUNTIME!r})\n"
-        "from shifter_runtime.launch import light; light.install()\n"
-        "import shifter_runtime.launch.flow\n"
-        "heavy = {'inspect', 'ast', 're', 'json', 'enum', 'signal', 'functools', 'ctypes'}\n"
-        "heavy = sorted(heavy & set(sys.modules))\n"
-        "print(heavy, type(sys.modules['typing']).__name__, sys.modules['typing'].__doc__)\n")
+        "import shifter_runtime.cli\n"  # installs the stand-ins, as every command does
+        f"{imports}"
+        f"heavy = sorted({HEAVY} & set(sys.modules))\n"
+        "print(heavy, *(sys.modules[m].__doc__ for m in ('typing', 'dataclasses', 'gettext')),\n"
+        "      sep='; ')\n")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "[] module light stand-in for typing"
+    assert proc.stdout.strip() == ("[]; light stand-in for typing; light stand-in for "
+                                   "dataclasses; light stand-in for gettext")
 
 
 def test_pure_records_work_under_the_stand_ins():
     proc = _python(
         f"import sys; sys.path.insert(0, {RUNTIME!r})\n"
-        "from shifter_runtime.launch import light; light.install()\n"
+        "from shifter_runtime import light; light.install()\n"
         "from shifter_runtime.options import parse_options\n"
         "from shifter_runtime.config import parse_config\n"
         "from shifter_runtime.state import ContainerState\n"
@@ -104,12 +117,28 @@ def test_pure_records_work_under_the_stand_ins():
 def test_other_names_fall_back_to_the_real_modules():
     proc = _python(
         f"import sys; sys.path.insert(0, {RUNTIME!r})\n"
-        "from shifter_runtime.launch import light; light.install()\n"
-        "from typing import Any, Mapping\n"
-        "import dataclasses\n"
-        "print(Any, Mapping.__module__, dataclasses.fields.__module__)\n")
+        "from shifter_runtime import light; light.install()\n"
+        "from typing import Callable, Mapping\n"
+        "import dataclasses, gettext\n"
+        "print(Callable, Mapping.__module__, dataclasses.fields.__module__,\n"
+        "      gettext.translation.__module__)\n")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["typing.Any", "collections.abc", "dataclasses"]
+    assert proc.stdout.split() == ["typing.Callable", "collections.abc", "dataclasses",
+                                   "gettext"]
+
+
+def test_getopt_and_argparse_work_without_translations():
+    proc = _python(
+        f"import sys; sys.path.insert(0, {RUNTIME!r})\n"
+        "from shifter_runtime import light; light.install()\n"
+        "import getopt\n"
+        "try:\n"
+        "    getopt.getopt(['-x'], 'c:')\n"
+        "except getopt.GetoptError as err:\n"
+        "    print(err)\n"
+        "print(type(sys.modules['gettext']).__name__, 'locale' in sys.modules)\n")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["option -x not recognized", "module False"]
 
 
 def test_install_is_a_no_op_once_the_real_modules_are_loaded():
