@@ -237,6 +237,9 @@ def parse_entry(entry: str, site: bool = False) -> VolumeMount:
             raise VolumeError(f"volume '{entry}': flag '{raw_flag}' "
                               f"given twice")
         if name == "pernodecache":
+            if site:
+                raise VolumeError(f"volume '{entry}': perNodeCache is only for user "
+                                  "volumes (--volume), not siteFs")
             pnc = _parse_pnc(raw_flag.strip(), entry)
         else:
             plain.add(name)

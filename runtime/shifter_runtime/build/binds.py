@@ -67,8 +67,6 @@ def mount_site(root: RootFs, binds: Sequence[Bind], style: str, kind: str = "sit
     """siteFs: host ``source`` on container ``target`` (target made on the tmpfs)."""
     for bind in binds:
         where = _where(kind, bind)
-        if bind.per_node_cache is not None:
-            raise BuildError(f"{where}: perNodeCache is only for user volumes")
         try:
             is_dir = stat.S_ISDIR(os.stat(bind.source).st_mode)
         except OSError as exc:

@@ -78,6 +78,8 @@ def setup(args: Args) -> float:
     from ..volumes import check_per_node_cache, parse_volumes
 
     config = load_config(config_path(True, cli_path=args.config))
+    for warning in config.warnings:
+        print(f"setupRoot: warning: {warning}", file=sys.stderr)
     user = lookup_user(args.user, args.uid, args.gid, libc=config.allow_libc_pwd_calls,
                        etc_path=config.etc_path)
     modules = resolve_modules(args.modules, config)

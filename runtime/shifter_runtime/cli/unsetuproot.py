@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     except ShifterError as err:
         print(f"unsetupRoot: {err}", file=sys.stderr)
         return 1
+    for warning in config.warnings:
+        print(f"unsetupRoot: warning: {warning}", file=sys.stderr)
     left = destroy_container(config.udi_mount, config.loop_mount)
     if left:
         print(f"unsetupRoot: still mounted after retries: {' '.join(left)}", file=sys.stderr)

@@ -299,3 +299,12 @@ def test_per_node_cache_limits_enforced(site, user):
     assert done.returncode == 1 and "perNodeCacheSizeLimit" in done.stderr
     assert site.mounts() == []
 
+
+
+def test_config_warnings_printed_and_setup_goes_on(site, user):
+    site.write_conf(autoLoadKernelModule="1")
+    done = site.setup("-u", user.name, "id", site.images.ids["plain"])
+    assert done.stderr == (f"setupRoot: warning: {site.conf}:12: autoLoadKernelModule: "
+                           "deprecated, ignored\n")
+    assert (site.udi / "var/shifterConfig.json").exists()
+    assert site.unsetup().stderr.startswith("unsetupRoot: warning: ")

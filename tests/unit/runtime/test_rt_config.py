@@ -157,9 +157,12 @@ def test_site_fs_semicolons_spaces_and_flags():
     ]
 
 
-def test_site_fs_may_use_per_node_cache():
-    config = parse("siteFs=/x:/pnc:perNodeCache=size=1g\n")
-    assert config.site_fs[0].per_node_cache == PerNodeCache(size=1 << 30)
+def test_site_fs_may_not_use_per_node_cache():
+    """Upstream's parser accepts it and its setupRoot then ignores it; it is refused here."""
+    with pytest.raises(ConfigError) as info:
+        parse_config(BASE + "siteFs=/x:/pnc:perNodeCache=size=1g\n", "u.conf")
+    assert str(info.value) == ("u.conf:7: siteFs: volume '/x:/pnc:perNodeCache=size=1g': "
+                               "perNodeCache is only for user volumes (--volume), not siteFs")
 
 
 def test_repeated_scalar_last_wins_with_warning():
