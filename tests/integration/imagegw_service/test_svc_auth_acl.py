@@ -17,6 +17,12 @@ pytestmark = pytest.mark.integration
 OCI = "test%2Fbusybox%3Aoci"
 
 
+def readable_by(user: str, path: Path) -> bool:
+    """Whether ``user`` can open ``path`` (the kernel's answer, POSIX ACLs included)."""
+    return subprocess.run(["runuser", "-u", user, "--", "head", "-c", "4", str(path)],
+                          capture_output=True).returncode == 0
+
+
 def lookup(gw, cred):
     headers = {"authentication": cred} if cred else {}
     return requests.get(gw.url + f"/api/lookup/lab/docker/{OCI}/", headers=headers, timeout=10)
@@ -31,6 +37,9 @@ def test_private_image_invisible_to_others(gateway, images, test_users):
     assert rec["userACL"] == [owner.uid] and rec["groupACL"] == []
     squash = gateway.root / "images" / f"{rec['id']}.squashfs"
     assert not squash.stat().st_mode & 0o004, "private image not world readable"
+    for published in (squash, squash.with_suffix(".meta")):
+        assert readable_by(owner.name, published), f"{published}: the ACL user must read it"
+        assert not readable_by(other.name, published), f"{published}: readable by another user"
 
     assert gateway.get(f"/api/lookup/lab/docker/{OCI}/", user=owner.name).json()["id"] == rec["id"]
     for who in (other.name, None):
