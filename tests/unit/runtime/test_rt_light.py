@@ -66,8 +66,11 @@ def test_inheritance_repr_and_post_init():
     assert Record("a") == Record("a") and Record("a") != Child("a")
 
 
-def _python(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True,
+def _python(code: str, setup: str = "from shifter_runtime import light; light.install()\n"
+            ) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh ``python -IS`` that sees the runtime and ran ``setup``."""
+    script = f"import sys; sys.path.insert(0, {RUNTIME!r})\n{setup}{code}"
+    return subprocess.run([sys.executable, "-I", "-S", "-c", script], capture_output=True,
                           text=True, timeout=30)
 
 
@@ -86,12 +89,11 @@ def test_commands_import_neither_inspect_nor_typing(modules):
     """The commands must not pull the heavy modules back in (start-up time guard)."""
     imports = "".join(f"import shifter_runtime.{name}\n" for name in modules)
     proc = _python(
-        f"import sys; sys.path.insert(0, {RUNTIME!r})\n"
-        "import shifter_runtime.cli\n"  # installs the stand-ins, as every command does
         f"{imports}"
         f"heavy = sorted({HEAVY} & set(sys.modules))\n"
         "print(heavy, *(sys.modules[m].__doc__ for m in ('typing', 'dataclasses', 'gettext')),\n"
-        "      sep='; ')\n")
+        "      sep='; ')\n",
+        setup="import shifter_runtime.cli\n")  # installs the stand-ins, as every command does
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ("[]; light stand-in for typing; light stand-in for "
                                    "dataclasses; light stand-in for gettext")
@@ -99,8 +101,6 @@ def test_commands_import_neither_inspect_nor_typing(modules):
 
 def test_pure_records_work_under_the_stand_ins():
     proc = _python(
-        f"import sys; sys.path.insert(0, {RUNTIME!r})\n"
-        "from shifter_runtime import light; light.install()\n"
         "from shifter_runtime.options import parse_options\n"
         "from shifter_runtime.config import parse_config\n"
         "from shifter_runtime.state import ContainerState\n"
@@ -116,8 +116,6 @@ def test_pure_records_work_under_the_stand_ins():
 
 def test_other_names_fall_back_to_the_real_modules():
     proc = _python(
-        f"import sys; sys.path.insert(0, {RUNTIME!r})\n"
-        "from shifter_runtime import light; light.install()\n"
         "from typing import Callable, Mapping\n"
         "import dataclasses, gettext\n"
         "print(Callable, Mapping.__module__, dataclasses.fields.__module__,\n"
@@ -129,8 +127,6 @@ def test_other_names_fall_back_to_the_real_modules():
 
 def test_getopt_and_argparse_work_without_translations():
     proc = _python(
-        f"import sys; sys.path.insert(0, {RUNTIME!r})\n"
-        "from shifter_runtime import light; light.install()\n"
         "import getopt\n"
         "try:\n"
         "    getopt.getopt(['-x'], 'c:')\n"
