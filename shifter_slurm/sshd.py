@@ -15,7 +15,6 @@ epilog).
 """
 from __future__ import annotations
 
-import ctypes
 import os
 import socket
 import subprocess
@@ -23,12 +22,12 @@ import tempfile
 import time
 from dataclasses import dataclass
 
+from shifter_runtime.build.rootfs import write_new
 from shifter_slurm.errors import ShifterSlurmError
 
 PORT = 1204
 SSH_DIR = "/opt/udiImage/ssh"
 BINARIES = {"sshd": "/usr/sbin/sshd", "ssh": "/usr/bin/ssh"}
-PR_SET_NO_NEW_PRIVS = 38
 
 
 @dataclass(frozen=True)
@@ -110,13 +109,7 @@ class _Tree:
         return _Tree(os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=self.fd))
 
     def write(self, name: str, data: bytes, mode: int, owner: tuple[int, int] = (0, 0)) -> None:
-        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode, dir_fd=self.fd)
-        try:
-            os.write(fd, data)
-            os.fchown(fd, *owner)
-            os.fchmod(fd, mode)
-        finally:
-            os.close(fd)
+        write_new(self.fd, name, data, mode, owner)
 
 
 def _open_dir(path: str, parent: int | None = None) -> int:
@@ -167,7 +160,7 @@ def install(udi_mount: str, account: Account, pubkey: str) -> str:
 
 def start(udi_mount: str, account: Account, loader: str) -> None:
     """Start the sshd chrooted in the container as the user; it daemonizes."""
-    libc = ctypes.CDLL(None, use_errno=True)
+    from shifter_runtime.kernel.libc import PR_SET_NO_NEW_PRIVS, prctl
 
     def enter() -> None:
         os.chroot(udi_mount)
@@ -175,8 +168,7 @@ def start(udi_mount: str, account: Account, loader: str) -> None:
         os.setgroups(list(account.gids))
         os.setresgid(account.gid, account.gid, account.gid)
         os.setresuid(account.uid, account.uid, account.uid)
-        if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+        prctl(PR_SET_NO_NEW_PRIVS, 1)
 
     argv = [f"{SSH_DIR}/lib/{loader}", "--library-path", f"{SSH_DIR}/lib", f"{SSH_DIR}/libexec/sshd",
             "-r", "-f", f"{SSH_DIR}/etc/sshd_config"]

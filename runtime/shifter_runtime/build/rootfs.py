@@ -59,16 +59,9 @@ class RootFs:
         """Create a new file (it must not exist) with ``data``, ``mode`` and ``owner``."""
         pfd, name = self.parent(path)
         try:
-            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                         | os.O_CLOEXEC, mode, dir_fd=pfd)
+            write_new(pfd, name, data, mode, owner)
         finally:
             os.close(pfd)
-        try:
-            os.write(fd, data)
-            os.fchown(fd, *owner)
-            os.fchmod(fd, mode)
-        finally:
-            os.close(fd)
 
     def read(self, path: str) -> bytes:
         fd = self.open(path, os.O_RDONLY)
@@ -112,6 +105,20 @@ class RootFs:
             mounts.bind(source, tfd, **flags)
         finally:
             os.close(tfd)
+
+
+def write_new(dirfd: int, name: str, data: bytes, mode: int,
+              owner: tuple[int, int] = (0, 0)) -> None:
+    """Create ``name`` in ``dirfd`` (it must not exist; a symlink is never followed) with
+    ``data``, then set ``owner`` and ``mode``."""
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 mode, dir_fd=dirfd)
+    try:
+        os.write(fd, data)
+        os.fchown(fd, *owner)
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
 
 
 def copy_file(src_dirfd: int, name: str, dst_dirfd: int, dst_name: str) -> None:
