@@ -213,6 +213,9 @@ def _parse(doc: Any, path: str) -> GatewayConfig:
         if not os.path.isabs(value):
             raise ConfigError(f"{key}: {value!r} is not an absolute path")
     mongo = _need(doc, "MongoDBURI", str, "", None) or None
+    examiner = _need(doc, "examiner", str, "", None) or None
+    if examiner and not os.path.isabs(examiner):
+        raise ConfigError(f"examiner: {examiner!r} is not an absolute path")
     return GatewayConfig(
         path=path, platforms=parsed, mongo_uri=mongo,
         mongo_db=_need(doc, "MongoDB", str, "", "Shifter"),
@@ -220,7 +223,7 @@ def _parse(doc: Any, path: str) -> GatewayConfig:
         default_location=_need(doc, "DefaultImageLocation", str, "", "index.docker.io"),
         default_format=fmt, pull_update_timeout=float(timeout), expiration_timeout=expiration,
         cache_dir=cache, expand_dir=dirs["ExpandDirectory"], locations=locations,
-        examiner=_need(doc, "examiner", str, "", None),
+        examiner=examiner,
         metrics=_need(doc, "Metrics", bool, "", False), import_users=_import_users(doc),
         log_level=level, bind=bind, gateway_workers=workers,
         worker_threads=threads, heartbeat_timeout=float(stale), raw=doc)

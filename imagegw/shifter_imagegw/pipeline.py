@@ -2,15 +2,19 @@
 
 The gateway service calls :func:`pull_image` and :func:`import_archive` from its workers.
 Both report progress through ``progress(status, bytes_done, bytes_total)`` with the
-statuses PULLING -> EXAMINATION -> CONVERSION -> TRANSFER, and raise :class:`PullError`
-(a one-line reason naming the reference) on any failure, leaving nothing published and
-no temporary file behind.
+statuses PULLING -> EXAMINATION -> CONVERSION -> TRANSFER (EXAMINATION again while an
+:class:`Examiner` runs), and raise :class:`PullError` (a one-line reason naming the reference)
+on any failure, leaving nothing published and no temporary file behind.
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+import signal
 import stat
+import subprocess
 import tarfile
 import tempfile
 import time
@@ -24,7 +28,7 @@ from .layercache import LayerCache
 from .publish import PARTIAL_NAME, LocalPublisher, PublishError, Publisher
 from .reference import ImageRef, Location, ReferenceError, parse_reference
 from .registry import RegistryClient, RegistryError
-from .squashfs import ConversionError, ConverterOptions, convert_layers
+from .squashfs import ConversionError, ConverterOptions, convert_layers, last_line, unpack_squashfs
 
 Progress = Callable[[str, int, int], None]
 
@@ -68,6 +72,36 @@ class PulledImage:
     layers: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Examiner:
+    """Upstream's ``examiner`` hook: ``<path> <rootfs> <id>`` runs on the unpacked image, as the
+    gateway user, with stdin /dev/null and the work dir as cwd; exit 0 lets the image be published."""
+    path: str
+    timeout: float = 600.0
+
+    def check(self, image: Path, work: Path, image_id: str, label: str, progress: Progress) -> None:
+        """Unpack the squashfs ``image`` into ``work``/rootfs and run the examiner on it;
+        :class:`PullError` unless it exits 0."""
+        progress(EXAMINATION, 0, 0)
+        root = work / "rootfs"
+        unpack_squashfs(image, root)
+        try:
+            proc = subprocess.Popen([self.path, str(root), image_id], cwd=work, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        except OSError as err:
+            raise PullError(f"examiner {self.path} cannot run on {label}: {err.strerror}") from None
+        try:
+            _, err_text = proc.communicate(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)        # its children too
+            proc.communicate()
+            raise PullError(f"examiner {self.path} timed out on {label} after {self.timeout:g} s") from None
+        if proc.returncode != 0:
+            why = last_line(err_text.decode(errors="replace"), f"exit {proc.returncode}")
+            raise PullError(f"examiner {self.path} rejected {label}: {why}")
+
+
 def _noop(status: str, done: int, total: int) -> None:
     return None
 
@@ -92,11 +126,12 @@ def pull_image(req: PullRequest, *, cache_dir: Path | str, expand_dir: Path | st
                default_location: str = "registry-1.docker.io",
                converter_options: ConverterOptions | Mapping | None = None,
                progress: Progress | None = None, timeout: float = 60.0,
-               retries: int = 4, backoff: float = 0.5) -> PulledImage:
+               retries: int = 4, backoff: float = 0.5, examiner: Examiner | None = None) -> PulledImage:
     """Pull ``req.reference``, flatten its layers, convert to squashfs and publish it.
 
     ``image_dir`` is the local ``imageDir`` or a :class:`Publisher` (e.g. remote ssh).
     ``locations`` is the ``Locations`` config (name -> Location or its config dict).
+    ``examiner`` must accept a newly converted image before it is published.
     """
     progress = progress or _noop
     try:
@@ -122,7 +157,8 @@ def pull_image(req: PullRequest, *, cache_dir: Path | str, expand_dir: Path | st
         total = sum(d.size for d in resolved.layers)
         paths = client.fetch_layers(resolved.layers, cache, lambda done: progress(PULLING, done, total))
         return _convert_and_publish(image_id, paths, meta, Path(expand_dir), publisher, converter_options,
-                                    progress, resolved.digest, client.authenticated, total)
+                                    progress, resolved.digest, client.authenticated, total,
+                                    examiner=examiner, label=label)
     except (RegistryError, FlattenError, ConversionError, PublishError, OSError) as err:
         raise PullError(f"{label}: {_one_line(err)}") from None
 
@@ -132,7 +168,7 @@ def import_archive(archive: Path | str, *, expand_dir: Path | str, image_dir: Pa
                    platform: str = "linux/amd64",
                    user_acl: tuple[int, ...] = (), group_acl: tuple[int, ...] = (),
                    converter_options: ConverterOptions | Mapping | None = None,
-                   progress: Progress | None = None) -> PulledImage:
+                   progress: Progress | None = None, examiner: Examiner | None = None) -> PulledImage:
     """Import a ``docker save`` tar archive or an OCI layout (directory or tar) like a pull.
 
     ``tag`` picks an image inside a multi-image archive (``repo:tag``); unless ``strict_tag``,
@@ -157,7 +193,7 @@ def import_archive(archive: Path | str, *, expand_dir: Path | str, image_dir: Pa
                 return PulledImage(image.id, publisher.image_path(image.id), meta_path, meta, image.digest,
                                    meta_only=True, layers=[str(p) for p in image.layers])
             return _convert_and_publish(image.id, image.layers, meta, expand, publisher, converter_options,
-                                        progress, image.digest, False, 0)
+                                        progress, image.digest, False, 0, examiner=examiner, label=label)
     except (ArchiveError, FlattenError, ConversionError, PublishError, OSError, tarfile.TarError,
             json.JSONDecodeError, KeyError) as err:
         raise PullError(f"{label}: {_one_line(err)}") from None
@@ -165,7 +201,8 @@ def import_archive(archive: Path | str, *, expand_dir: Path | str, image_dir: Pa
 
 def _convert_and_publish(image_id: str, layers: list[Path], meta: ImageMeta, expand_dir: Path,
                          publisher: Publisher, options, progress: Progress, digest: str,
-                         authenticated: bool, downloaded: int) -> PulledImage:
+                         authenticated: bool, downloaded: int, *, examiner: Examiner | None,
+                         label: str) -> PulledImage:
     expand_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"{image_id[:16]}.", suffix=".convert", dir=expand_dir))
     try:
@@ -173,12 +210,14 @@ def _convert_and_publish(image_id: str, layers: list[Path], meta: ImageMeta, exp
         out = work / f"{image_id}.squashfs"
         convert_layers(layers, out, ConverterOptions.coerce(options), work,
                        on_progress=lambda done, size: progress(CONVERSION, done, size))
+        if examiner is not None:
+            examiner.check(out, work, image_id, label, progress)
         progress(TRANSFER, 0, out.stat().st_size)
         image_path, meta_path = publisher.publish(image_id, out, meta, expand_dir=work)
         return PulledImage(image_id, image_path, meta_path, meta, digest, authenticated,
                            bytes_downloaded=downloaded, layers=[p.name for p in layers])
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        _remove(work)
 
 
 def sweep_leftovers(expand_dir: Path | str, image_dirs: Iterable[Path | str] = (),
@@ -217,12 +256,32 @@ def _old_file(path: Path, cutoff: float) -> bool:
 def _remove(path: Path) -> bool:
     try:
         if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
+            _rmtree(path)
         else:
             path.unlink()
     except OSError:
         return False
     return True
+
+
+def _rmtree(path: Path) -> None:
+    """``rm -rf``; if that fails, the owner gets rwx on every directory first (as upstream's
+    ``chmod -R u+w``: an examiner may leave read-only directories behind)."""
+    try:
+        shutil.rmtree(path)
+        return
+    except FileNotFoundError:
+        return
+    except OSError:
+        pass
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o700)
+    for top, dirs, _files in os.walk(path):                 # top-down: a directory is opened
+        for sub in (os.path.join(top, d) for d in dirs):    # after its parent made it readable
+            if not os.path.islink(sub):
+                with contextlib.suppress(OSError):
+                    os.chmod(sub, 0o700)
+    shutil.rmtree(path)
 
 
 def _one_line(err: BaseException) -> str:
@@ -232,5 +291,5 @@ def _one_line(err: BaseException) -> str:
     return " ".join(text.split())
 
 
-__all__ = ["PullRequest", "PulledImage", "PullError", "pull_image", "import_archive", "sweep_leftovers", "Location",
-           "ImageMeta", "ImageRef", "ConverterOptions", "Publisher", "LocalPublisher"]
+__all__ = ["PullRequest", "PulledImage", "PullError", "pull_image", "import_archive", "sweep_leftovers", "Examiner",
+           "Location", "ImageMeta", "ImageRef", "ConverterOptions", "Publisher", "LocalPublisher"]

@@ -141,7 +141,12 @@ def _stream_into(cmd: list[str], plan: Plan, layers: list[Path], on_bytes: Calla
     if failure is not None:
         raise failure if isinstance(failure, FlattenError) else ConversionError(str(failure))
     if rc != 0:
-        raise ConversionError(f"{cmd[0]} failed (exit {rc}): {_last_line(err_text)}")
+        raise ConversionError(f"{cmd[0]} failed (exit {rc}): {last_line(err_text)}")
+
+
+def unpack_squashfs(image: Path, dest: Path) -> None:
+    """Extract ``image`` into the new directory ``dest``, owned by the caller, without xattrs."""
+    _run(["unsquashfs", "-q", "-n", "-no-xattrs", "-d", str(dest), str(image)])
 
 
 def _run(cmd: list[str]) -> None:
@@ -151,9 +156,10 @@ def _run(cmd: list[str]) -> None:
         raise ConversionError(f"cannot run {cmd[0]}: {err.strerror}") from None
     if res.returncode != 0:
         raise ConversionError(f"{cmd[0]} failed (exit {res.returncode}): "
-                              f"{_last_line(res.stdout.decode(errors='replace'))}")
+                              f"{last_line(res.stdout.decode(errors='replace'))}")
 
 
-def _last_line(text: str) -> str:
+def last_line(text: str, default: str = "no error output") -> str:
+    """The last non-blank line of a tool's output (its error, usually)."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return lines[-1] if lines else "no error output"
+    return lines[-1] if lines else default

@@ -20,11 +20,14 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .config import GatewayConfig
 from .manager import ImageManager, PullOutcome
 from .store import IN_PROGRESS, ImageRecord, ImageStore
+
+if TYPE_CHECKING:
+    from .pipeline import Examiner
 
 LOG = logging.getLogger("shifter_imagegw.workers")
 MAX_ATTEMPTS = 3
@@ -202,6 +205,10 @@ class WorkerPool:
     def _platform(self, system: str) -> str:
         return self.config.platforms[system].raw.get("platform", "linux/amd64")
 
+    def _examiner(self) -> Examiner | None:
+        from .pipeline import Examiner
+        return Examiner(self.config.examiner) if self.config.examiner else None
+
     def _do_pull(self, rec: ImageRecord, tokens: dict[str, str]) -> PullOutcome:
         from .pipeline import PullRequest, pull_image
         acl = _acl(rec)
@@ -213,7 +220,7 @@ class WorkerPool:
                            locations=self.config.locations,
                            default_location=self.config.default_location,
                            converter_options=self.config.raw.get("ConverterOptions"),
-                           progress=self._progress(rec.ident))
+                           progress=self._progress(rec.ident), examiner=self._examiner())
         return _outcome(image)
 
     def _do_import(self, rec: ImageRecord, user: str | None) -> PullOutcome:
@@ -232,7 +239,7 @@ class WorkerPool:
                                platform=self._platform(rec.system), user_acl=acl[0],
                                group_acl=acl[1],
                                converter_options=self.config.raw.get("ConverterOptions"),
-                               progress=self._progress(rec.ident))
+                               progress=self._progress(rec.ident), examiner=self._examiner())
         return _outcome(image)
 
     def _import_squashfs(self, rec: ImageRecord, user: str | None) -> PullOutcome:

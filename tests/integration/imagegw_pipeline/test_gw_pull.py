@@ -27,7 +27,7 @@ def dirs(tmp_path):
 
 def pull(ref: str, dirs, *, progress=None, **kw):
     opts = {k: kw.pop(k) for k in ("locations", "default_location", "converter_options", "timeout",
-                                   "retries", "backoff") if k in kw}
+                                   "retries", "backoff", "examiner") if k in kw}
     opts.setdefault("backoff", 0.05)
     return pull_image(PullRequest(ref, **kw), cache_dir=dirs.cache, expand_dir=dirs.expand,
                       image_dir=dirs.images, progress=progress, **opts)

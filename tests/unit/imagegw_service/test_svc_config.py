@@ -26,6 +26,12 @@ def test_minimal_config_defaults():
     assert cfg.mongo_uri is None and cfg.default_format == "squashfs"
 
 
+def test_examiner_is_optional():
+    assert parse_config(base()).examiner is None
+    assert parse_config(base(examiner="")).examiner is None
+    assert parse_config(base(examiner="/usr/local/bin/scan")).examiner == "/usr/local/bin/scan"
+
+
 def test_pull_update_timeout_is_honoured():
     assert parse_config(base(PullUpdateTimeout=42)).pull_update_timeout == 42.0
 
@@ -53,6 +59,8 @@ def test_pull_update_timeout_is_honoured():
     (base(Metrics="yes"), "Metrics"),
     (base(Bogus=1), "Bogus: unknown key"),
     (base(ImportUsers=[1]), "ImportUsers"),
+    (base(examiner="scan.sh"), "examiner: 'scan.sh' is not an absolute path"),
+    (base(examiner=["/bin/scan"]), "examiner: expected str"),
 ])
 def test_errors_name_the_key(doc, key):
     with pytest.raises(ConfigError) as err:
