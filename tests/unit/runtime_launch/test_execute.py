@@ -1,11 +1,23 @@
 """Command lookup and exit statuses of ``execute`` (exec that fails returns)."""
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 from shifter_runtime.launch import execute
 
 pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(autouse=True)
+def python_signal_dispositions():
+    """A failed exec_command leaves SIGPIPE/SIGXFSZ at their defaults; restore Python's, or a
+    later test's write to a closed socket kills the whole pytest process (exit 141)."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGPIPE, signal.SIGXFSZ)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
 
 
 def test_candidates_follow_the_container_path():
