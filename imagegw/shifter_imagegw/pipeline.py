@@ -2,8 +2,8 @@
 
 The gateway service calls :func:`pull_image` and :func:`import_archive` from its workers.
 Both report progress through ``progress(status, bytes_done, bytes_total)`` with the
-statuses PULLING -> EXAMINATION -> CONVERSION -> TRANSFER (EXAMINATION again while an
-:class:`Examiner` runs), and raise :class:`PullError` (a one-line reason naming the reference)
+statuses PULLING -> EXAMINATION -> CONVERSION -> TRANSFER (an :class:`Examiner` runs at the
+end of CONVERSION, so statuses never go back), and raise :class:`PullError` (a one-line reason naming the reference)
 on any failure, leaving nothing published and no temporary file behind.
 """
 from __future__ import annotations
@@ -79,10 +79,9 @@ class Examiner:
     path: str
     timeout: float = 600.0
 
-    def check(self, image: Path, work: Path, image_id: str, label: str, progress: Progress) -> None:
+    def check(self, image: Path, work: Path, image_id: str, label: str) -> None:
         """Unpack the squashfs ``image`` into ``work``/rootfs and run the examiner on it;
         :class:`PullError` unless it exits 0."""
-        progress(EXAMINATION, 0, 0)
         root = work / "rootfs"
         unpack_squashfs(image, root)
         try:
@@ -211,7 +210,7 @@ def _convert_and_publish(image_id: str, layers: list[Path], meta: ImageMeta, exp
         convert_layers(layers, out, ConverterOptions.coerce(options), work,
                        on_progress=lambda done, size: progress(CONVERSION, done, size))
         if examiner is not None:
-            examiner.check(out, work, image_id, label, progress)
+            examiner.check(out, work, image_id, label)
         progress(TRANSFER, 0, out.stat().st_size)
         image_path, meta_path = publisher.publish(image_id, out, meta, expand_dir=work)
         return PulledImage(image_id, image_path, meta_path, meta, digest, authenticated,

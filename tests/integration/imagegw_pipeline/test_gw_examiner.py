@@ -38,8 +38,9 @@ echo "$1 $2 $PWD $(readlink /proc/$$/fd/0)" > {log}
     assert image_id == image.id and stdin == "/dev/null"
     assert re.fullmatch(re.escape(str(dirs.expand)) + r"/\w+\.\w+\.convert", cwd) and root == f"{cwd}/rootfs"
     assert image.squashfs.is_file() and image.meta_path.is_file()
-    after = statuses[statuses.index("CONVERSION"):]
-    assert "EXAMINATION" in after and after.index("EXAMINATION") < after.index("TRANSFER")
+    order = [s for i, s in enumerate(statuses) if s not in statuses[:i]]
+    assert order == ["PULLING", "EXAMINATION", "CONVERSION", "TRANSFER"]
+    assert statuses == sorted(statuses, key=order.index), "statuses never go back"
     assert_clean(dirs)
 
 
