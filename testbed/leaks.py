@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from testbed import lease
@@ -41,17 +42,22 @@ def _loops() -> frozenset[str]:
     return frozenset(" ".join(line.split()) for line in proc.stdout.splitlines() if line.strip())
 
 
-def _squashfuse() -> frozenset[str]:
-    found = set()
+def _command_lines() -> Iterator[tuple[int, list[bytes]]]:
+    """(pid, argv) of every live process."""
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 argv = f.read().split(b"\0")
         except OSError:
             continue
-        if argv and os.path.basename(argv[0]).startswith(b"squashfuse") and alive(int(pid)):
-            found.add(f"{pid} {b' '.join(argv).decode(errors='replace').strip()}")
-    return frozenset(found)
+        if alive(int(pid)):
+            yield int(pid), argv
+
+
+def _squashfuse() -> frozenset[str]:
+    return frozenset(f"{pid} {b' '.join(argv).decode(errors='replace').strip()}"
+                     for pid, argv in _command_lines()
+                     if os.path.basename(argv[0]).startswith(b"squashfuse"))
 
 
 def snapshot() -> Snapshot:
@@ -98,13 +104,5 @@ def _multinode_network() -> list[str]:
 def other_sessions() -> list[int]:
     """Other pytest processes (their fresh mounts are not ours to judge)."""
     mine = {os.getpid(), os.getppid()}
-    others = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if int(pid) not in mine and any(b"pytest" in a for a in argv[:3]) and alive(int(pid)):
-            others.append(int(pid))
-    return others
+    return [pid for pid, argv in _command_lines()
+            if pid not in mine and any(b"pytest" in a for a in argv[:3])]
