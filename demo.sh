@@ -110,6 +110,8 @@ The demo is running. As $DEMO_USER (runuser -u $DEMO_USER -- bash), with
 try:
     shifterimg images
     shifterimg pull $TESTBED_REGISTRY/test/debian:bookworm   (after: python3 -m testbed up --debian)
+    shifterimg pull localreg/test/busybox:latest       (a Location of imagemanager.json)
+    shifterimg pull ubuntu:22.04                       (Docker Hub, the default location, if reachable)
     srun --image=$image shifter cat /etc/os-release
     sbatch --image=$image --wrap 'srun shifter id'
 Stop everything with: ./demo.sh stop
