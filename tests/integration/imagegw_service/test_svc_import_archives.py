@@ -8,9 +8,11 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import shutil
 import subprocess
 import tarfile
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -116,3 +118,23 @@ def test_import_failures_name_the_file(gateway):
         assert rec["status"] == "FAILURE", rec
         assert rec["status_message"] == f"{path} ({tag}): {reason}"
     assert list((gateway.root / "images").iterdir()) == []
+
+
+def test_gateway_killed_mid_import_resumes_cleanly(gateway_factory):
+    gw = gateway_factory(extra={"HeartbeatTimeout": 3})
+    archive = docker_save(gw.root / "debian.tar", ["debian"])     # ~300 MB: seconds to convert
+    tag, body = "test/debian:bookworm", {"filepath": str(archive), "format": "docker-archive"}
+    deadline = time.monotonic() + 120
+    rec = {}
+    while rec.get("status") != "CONVERSION" and time.monotonic() < deadline:
+        rec = gw.post(f"/api/doimport/lab/custom/{tag}/", body).json()
+        time.sleep(0.05)
+    assert rec["status"] == "CONVERSION", rec
+    gw.kill()
+    assert [p for p in os.listdir(gw.root / "images") if not p.startswith(".")] == []
+    gw.start()
+    rec = gw.wait_status("custom", tag, timeout=240)
+    debian = json.loads(build("debian").body)["config"]["digest"][7:]
+    assert (rec["status"], rec["id"]) == ("READY", debian), rec
+    assert sorted(os.listdir(gw.root / "images")) == [f"{debian}.meta", f"{debian}.squashfs"]
+    assert list((gw.root / "state" / "expand").iterdir()) == [], "no leftovers in ExpandDirectory"
