@@ -259,3 +259,20 @@ def test_unknown_image_and_bad_option_are_one_line_errors(shifter):
         proc = shifter(USER, *args)
         assert proc.returncode != 0
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_installed_bytecode_is_complete_and_unchecked():
+    """Users cannot write ``__pycache__``: a missing ``.pyc`` is compiled on every launch
+    (about 15 ms), and a timestamp-checked one costs a stat per import."""
+    import importlib.util
+    from pathlib import Path
+    prefix = Path(os.environ.get("SHIFTER_TEST_PREFIX", "/opt/shifter"))  # as conftest.PREFIX
+    site = next((prefix / "venv/lib").glob("python3*/site-packages"))
+    sources = [p for pkg in ("shifter_runtime", "shifter_slurm", "shifter_imagegw")
+               for p in (site / pkg).rglob("*.py")]
+    assert len(sources) > 50
+    for source in sources:
+        cached = importlib.util.cache_from_source(str(source))
+        with open(cached, "rb") as fh:
+            flags = int.from_bytes(fh.read(8)[4:], "little")
+        assert flags == 0b01, f"{cached}: not unchecked-hash bytecode (flags {flags})"
