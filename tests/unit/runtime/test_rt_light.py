@@ -67,11 +67,14 @@ def test_inheritance_repr_and_post_init():
 
 
 def _python(code: str, setup: str = "from shifter_runtime import light; light.install()\n"
-            ) -> subprocess.CompletedProcess:
-    """Run ``code`` in a fresh ``python -IS`` that sees the runtime and ran ``setup``."""
+            ) -> str:
+    """Run ``code`` in a fresh ``python -IS`` that sees the runtime and ran ``setup``;
+    returns its output (it must succeed)."""
     script = f"import sys; sys.path.insert(0, {RUNTIME!r})\n{setup}{code}"
-    return subprocess.run([sys.executable, "-I", "-S", "-c", script], capture_output=True,
+    proc = subprocess.run([sys.executable, "-I", "-S", "-c", script], capture_output=True,
                           text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
 
 
 HEAVY = "{'inspect', 'ast', 're', 'json', 'enum', 'signal', 'functools', 'ctypes', 'locale'}"
@@ -88,19 +91,18 @@ SETUP_IMPORTS = ("build", "build.account", "build.adapt", "build.image_data", "c
 def test_commands_import_neither_inspect_nor_typing(modules):
     """The commands must not pull the heavy modules back in (start-up time guard)."""
     imports = "".join(f"import shifter_runtime.{name}\n" for name in modules)
-    proc = _python(
+    out = _python(
         f"{imports}"
         f"heavy = sorted({HEAVY} & set(sys.modules))\n"
         "print(heavy, *(sys.modules[m].__doc__ for m in ('typing', 'dataclasses', 'gettext')),\n"
         "      sep='; ')\n",
         setup="import shifter_runtime.cli\n")  # installs the stand-ins, as every command does
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == ("[]; light stand-in for typing; light stand-in for "
+    assert out.strip() == ("[]; light stand-in for typing; light stand-in for "
                                    "dataclasses; light stand-in for gettext")
 
 
 def test_pure_records_work_under_the_stand_ins():
-    proc = _python(
+    out = _python(
         "from shifter_runtime.options import parse_options\n"
         "from shifter_runtime.config import parse_config\n"
         "from shifter_runtime.state import ContainerState\n"
@@ -109,32 +111,29 @@ def test_pure_records_work_under_the_stand_ins():
         "etcPath=/e\\nrootfsType=tmpfs\\nsiteFs=/home:/home\\n')\n"
         "print(o.env, o.image, o.args, c.udi_mount, [v.target for v in c.site_fs],\n"
         "      ContainerState('i', 'u').to_json())\n")
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == ("[('A', '1')] id:x ['ls'] /u ['/home'] "
+    assert out.strip() == ("[('A', '1')] id:x ['ls'] /u ['/home'] "
                                    '{"identifier":"i","user":"u","volMap":"","modules":""}')
 
 
 def test_other_names_fall_back_to_the_real_modules():
-    proc = _python(
+    out = _python(
         "from typing import Callable, Mapping\n"
         "import dataclasses, gettext\n"
         "print(Callable, Mapping.__module__, dataclasses.fields.__module__,\n"
         "      gettext.translation.__module__)\n")
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["typing.Callable", "collections.abc", "dataclasses",
+    assert out.split() == ["typing.Callable", "collections.abc", "dataclasses",
                                    "gettext"]
 
 
 def test_getopt_and_argparse_work_without_translations():
-    proc = _python(
+    out = _python(
         "import getopt\n"
         "try:\n"
         "    getopt.getopt(['-x'], 'c:')\n"
         "except getopt.GetoptError as err:\n"
         "    print(err)\n"
         "print(type(sys.modules['gettext']).__name__, 'locale' in sys.modules)\n")
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines() == ["option -x not recognized", "module False"]
+    assert out.splitlines() == ["option -x not recognized", "module False"]
 
 
 def test_install_is_a_no_op_once_the_real_modules_are_loaded():
