@@ -15,18 +15,12 @@ from shifter_runtime import config as configmod
 from shifter_runtime.config import (DEPRECATED_KEYS, MODULE_SUBKEYS,
                                     REQUIRED_KEYS, parse_config)
 from shifter_runtime.errors import ConfigError
+from test_rt_config import BASE  # the required keys, the smallest valid file
 
 pytestmark = pytest.mark.unit
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "udiroot-conf.md"
 MODULE_ROW = re.compile(r"^module_<name>_(\w+)$")
-BASE = """udiMount=/var/udiMount
-loopMount=/var/udiLoopMount
-imagePath=/images
-udiRootPath=/opt/shifter
-etcPath=/etc/shifter/etc_files
-rootfsType=tmpfs
-"""
 
 
 def _sections() -> dict[str, list[str]]:
