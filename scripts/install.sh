@@ -32,7 +32,7 @@ APT_PACKAGES=(
     squashfs-tools squashfs-tools-ng squashfuse fuse3 util-linux xfsprogs acl
     openssh-server openssh-client
     docker-registry skopeo umoci busybox-static debootstrap apache2-utils
-    iproute2 hyperfine charliecloud bubblewrap
+    iproute2 hyperfine charliecloud bubblewrap systemd
 )
 if [ "$apt" = 1 ]; then
     missing=()
@@ -115,6 +115,9 @@ fi
 if [ -d "$here/runtime/libexec" ]; then
     cp -a "$here/runtime/libexec/." "$prefix/libexec/"
 fi
+# The gateway's systemd unit, for `systemctl link` (not enabled here).
+install -d -m 0755 "$prefix/share/systemd"
+sed "s|/opt/shifter/|$prefix/|g" "$here/etc/shifter-imagegw.service" >"$prefix/share/systemd/shifter-imagegw.service"
 chmod -R a+rX "$prefix"
 # The gateway runs as an unprivileged service user, never as root.
 id -u shiftergw >/dev/null 2>&1 || useradd --system -M -d /nonexistent -s /usr/sbin/nologin shiftergw

@@ -51,3 +51,16 @@ def test_start_up_sweeps_leftovers_of_a_killed_gateway(gateway_factory, gw_root,
     assert list(expand.iterdir()) == []
     assert sorted(p.name for p in images.iterdir()) == sorted(p.name for p in made[3:])
     assert "removed 3 leftover(s) of an interrupted run" in gw.log()
+
+
+def test_installed_systemd_unit_verifies():
+    """The unit install.sh puts in <prefix>/share/systemd passes systemd's own checks and
+    starts the installed gateway as the unprivileged service user."""
+    unit = "/opt/shifter/share/systemd/shifter-imagegw.service"
+    done = subprocess.run(["systemd-analyze", "verify", unit], capture_output=True, text=True)
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr
+    settings = dict(line.split("=", 1) for line in open(unit).read().splitlines()
+                    if "=" in line and not line.startswith("#"))
+    assert settings["User"] == "shiftergw" and settings["NoNewPrivileges"] == "yes"
+    assert settings["ExecStart"].split()[0] == "/opt/shifter/bin/shifter-imagegw"
+    assert settings["CapabilityBoundingSet"] == ""
