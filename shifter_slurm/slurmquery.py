@@ -14,7 +14,8 @@ from shifter_slurm.errors import ShifterSlurmError
 
 @dataclass(frozen=True)
 class JobInfo:
-    """The parts of a job the prolog needs."""
+    """The parts of a job the prolog needs (``nodes`` only for node-exclusive jobs, the
+    only ones that get a container)."""
 
     job_id: int
     nodes: tuple[str, ...]
@@ -56,9 +57,10 @@ def job_info(job_id: int) -> JobInfo:
     nodelist = fields.get("NodeList", "")
     if not nodelist or nodelist == "(null)":
         raise ShifterSlurmError(f"job {job_id} has no nodes yet (NodeList={nodelist or 'missing'})")
-    nodes = tuple(_scontrol("show", "hostnames", nodelist).split())
+    exclusive = fields.get("OverSubscribe") == "NO"
+    nodes = tuple(_scontrol("show", "hostnames", nodelist).split()) if exclusive else ()
     return JobInfo(
         job_id=job_id, nodes=nodes, num_cpus=int(fields.get("NumCPUs", "1") or 1),
-        exclusive=fields.get("OverSubscribe") == "NO",
+        exclusive=exclusive,
         stderr=fields.get("StdErr") or None,
     )
