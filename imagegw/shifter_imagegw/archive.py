@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .flatten import normalize
+from .importformats import ARCHIVE_INDEX
 from .registry import LISTS, RegistryError, _descriptor, select_platform
 
 REF_NAME = "org.opencontainers.image.ref.name"
-KINDS = {"oci": "index.json", "docker-archive": "manifest.json"}   # import format -> its index file
 
 
 class ArchiveError(Exception):
@@ -94,15 +94,15 @@ class Archive:
     def select(self, tag: str | None, platform: str, kind: str | None = None,
                strict_tag: bool = True) -> ArchiveImage:
         """The image tagged ``tag``, or the only one when ``tag`` is None (or, unless
-        ``strict_tag``, matches nothing).  ``kind`` (a key of :data:`KINDS`) names the index to
+        ``strict_tag``, matches nothing).  ``kind`` (a key of ``ARCHIVE_INDEX``) names the index to
         read; None: ``index.json`` if present, else ``manifest.json``."""
         if kind is None:
-            kind = next((k for k, index in KINDS.items() if self.source.has(index)), None)
+            kind = next((k for k, index in ARCHIVE_INDEX.items() if self.source.has(index)), None)
             if kind is None:
                 raise ArchiveError("neither an OCI layout (index.json) nor a docker save archive (manifest.json)")
-        elif not self.source.has(KINDS[kind]):
+        elif not self.source.has(ARCHIVE_INDEX[kind]):
             raise ArchiveError(f"not {'an OCI layout' if kind == 'oci' else 'a docker save archive'} "
-                               f"(no {KINDS[kind]})")
+                               f"(no {ARCHIVE_INDEX[kind]})")
         return self._oci(tag, platform, strict_tag) if kind == "oci" else self._docker(tag, strict_tag)
 
     def _copy(self, name: str, digest: str | None) -> Path:

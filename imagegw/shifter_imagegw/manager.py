@@ -12,13 +12,13 @@ from typing import Any, Protocol
 
 from .auth import Session
 from .config import GatewayConfig
+from .importformats import IMPORT_FORMATS
 from .store import IN_PROGRESS, ImageRecord, ImageStore, MetricRecord
 
 RECENT_PULL_S = 10.0
 STUCK_HEARTBEAT_S = 3600.0
 EXPIRATION_SLACK_S = 60.0
 IMAGE_TYPES = ("docker", "custom")
-IMPORT_FORMATS = ("squashfs", "docker-archive", "oci")   # a squashfs, a `docker save` tar, an OCI layout
 
 
 class ManagerError(Exception):

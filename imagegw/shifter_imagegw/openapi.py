@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .manager import IMPORT_FORMATS
+from .importformats import IMPORT_FORMATS
 
 _RECORD = {
     "type": "object",

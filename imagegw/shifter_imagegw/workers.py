@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from .config import GatewayConfig
+from .importformats import SQUASHFS_MAGIC
 from .manager import ImageManager, PullOutcome
 from .store import IN_PROGRESS, ImageRecord, ImageStore
 
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger("shifter_imagegw.workers")
 MAX_ATTEMPTS = 3
-SQUASHFS_MAGIC = b"hsqs"
 
 
 def fasthash(path: str | Path, chunk: int = 1 << 20, stride: int = 512 << 20) -> str:

@@ -19,11 +19,10 @@ import tarfile
 import time
 from typing import Any, TextIO
 
+from ..importformats import IMPORT_FORMATS, SQUASHFS_MAGIC
 from .api import IN_PROGRESS, GatewayClient, GatewayError
 
 MODES = ("images", "lookup", "pull", "pullnb", "login", "expire", "autoexpire", "import")
-IMPORT_FORMATS = ("squashfs", "docker-archive", "oci")
-SQUASHFS_MAGIC = b"hsqs"
 POLL_S = 0.5
 
 
