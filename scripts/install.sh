@@ -81,7 +81,7 @@ log "package into $prefix/venv"
 build=$(mktemp -d)
 trap 'rm -rf "$build"' EXIT
 cp -a "$here/setup.py" "$here/runtime" "$here/imagegw" "$here/shifter_slurm" "$build/"
-"$prefix/venv/bin/pip" install -q --disable-pip-version-check --no-deps --no-build-isolation --force-reinstall "$build" 2>&1 | quiet
+"$prefix/venv/bin/pip" install -q --disable-pip-version-check --no-deps --no-build-isolation --no-compile --force-reinstall "$build" 2>&1 | quiet
 site=$("$prefix/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
 # Bytecode that is not checked against the sources' mtimes (PEP 552): each import
 # skips a stat of the .py, about 0.8 ms over a launch.  This install owns the

@@ -145,5 +145,5 @@ def capset_zero() -> None:
 
 
 def u64s(*values: int) -> bytes:
-    """Pack a structure of ``__u64`` fields (native byte order)."""
+    """Pack a structure of ``__u64`` fields (little-endian, as on x86_64)."""
     return b"".join(v.to_bytes(8, "little") for v in values)
