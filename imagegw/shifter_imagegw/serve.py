@@ -63,9 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"shifter-imagegw: {exc}", file=sys.stderr)
         return 1
-    if args.workers is not None and args.workers < 1:
-        print("shifter-imagegw: --workers must be >= 1", file=sys.stderr)
-        return 1
+    for option in ("workers", "threads", "connections"):
+        value = getattr(args, option)
+        if value is not None and value < 1:
+            print(f"shifter-imagegw: --{option} must be >= 1", file=sys.stderr)
+            return 1
     for path in (config.cache_dir, config.expand_dir, os.path.dirname(config.catalog_path)):
         try:
             os.makedirs(path, mode=0o700, exist_ok=True)

@@ -34,6 +34,16 @@ def test_bad_config_names_the_key(gw_root, gw_user):
     assert res.returncode == 1 and "missing.json: cannot read" in res.stderr
 
 
+@pytest.mark.parametrize("option", ["--workers", "--threads", "--connections"])
+def test_counts_below_one_are_refused(gw_root, gw_user, option):
+    cfg = gw_root / "imagemanager.json"
+    cfg.write_text(json.dumps({"Platforms": {"lab": {"accesstype": "local",
+                                                      "local": {"imageDir": str(gw_root)}}}}))
+    cfg.chmod(0o644)
+    res = serve("-c", str(cfg), option, "0", user=gw_user)
+    assert (res.returncode, res.stderr) == (1, f"shifter-imagegw: {option} must be >= 1\n")
+
+
 def test_start_up_sweeps_leftovers_of_a_killed_gateway(gateway_factory, gw_root, gw_user):
     expand, images = gw_root / "state" / "expand", gw_root / "images"
     ident = "cd" * 32
