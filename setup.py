@@ -44,7 +44,7 @@ setup(
     extras_require={"test": ["pytest>=8", "pytest-mock>=3.12", "mongomock>=4.1"]},
     entry_points={
         "console_scripts": [
-            "shifter = shifter_runtime.cli.shifter:main",
+            "shifter = shifter_runtime.launch.prepared:main",
             "setupRoot = shifter_runtime.cli.setuproot:main",
             "unsetupRoot = shifter_runtime.cli.unsetuproot:main",
             "shifterimg = shifter_imagegw.client.cli:main",

@@ -103,7 +103,7 @@ launcher() {  # launcher NAME MODULE FLAGS
     chmod 0755 "$tmp"
     mv -f "$tmp" "$prefix/bin/$1"
 }
-launcher shifter shifter_runtime.cli.shifter -IS
+launcher shifter shifter_runtime.launch.prepared -IS
 launcher setupRoot shifter_runtime.cli.setuproot -IS
 launcher unsetupRoot shifter_runtime.cli.unsetuproot -IS
 launcher shifterimg shifter_imagegw.client.cli -I

@@ -33,11 +33,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from .callerenv import CONFIG_ENV, DEFAULT_CONFIG, config_path  # noqa: F401 (re-exported)
 from .errors import ConfigError, VolumeError
 from .volumes import VolumeMount, parse_bytes, parse_volumes
 
-DEFAULT_CONFIG = "/etc/shifter/udiRoot.conf"
-CONFIG_ENV = "SHIFTER_CONFIG"
 IMAGE_TYPES = ("docker", "custom", "id", "local")
 REQUIRED_KEYS = ("udiMount", "loopMount", "imagePath", "udiRootPath",
                  "etcPath", "rootfsType")
@@ -166,26 +165,6 @@ _MODULE_KEYS: dict[str, tuple[str, str]] = {
 }
 _LIST_KINDS = frozenset({"words", "env", "unset", "urls", "volumes",
                          "modlist"})
-
-
-def config_path(for_root: bool, environ: dict[str, str] | None = None,
-                cli_path: str | None = None) -> str:
-    """Which ``udiRoot.conf`` to read.
-
-    An explicit ``-c/--config`` (``cli_path``) always wins.  Otherwise the
-    unprivileged ``shifter`` honours ``$SHIFTER_CONFIG`` (it runs with the
-    user's own rights, so a config can gain nothing), while root commands
-    (``setupRoot``, ``unsetupRoot``, the Slurm plugin) ignore the environment
-    and read :data:`DEFAULT_CONFIG`.  Whatever the path, :func:`load_config`
-    still demands a root-owned file.
-    """
-    if cli_path:
-        return cli_path
-    if not for_root:
-        env = os.environ if environ is None else environ
-        if env.get(CONFIG_ENV):
-            return env[CONFIG_ENV]
-    return DEFAULT_CONFIG
 
 
 def load_config(path: str, check_owner: bool = True) -> UdiRootConfig:

@@ -3,7 +3,7 @@ step 9), lowest precedence first:
 
 1. the caller's environment (nothing with ``--clearenv``), minus the
    variables glibc removes from a setuid program (``LD_LIBRARY_PATH``,
-   ``LD_PRELOAD``, ``TMPDIR``, ... :data:`SECURE_MODE_STRIPPED`), which
+   ``LD_PRELOAD``, ``TMPDIR``, ... :data:`~shifter_runtime.envlayers.SECURE_MODE_STRIPPED`), which
    upstream's setuid ``shifter`` therefore never passed on -- kept for
    parity, so host library paths do not override the image's;
 2. ``SHIFTER_IMAGEREQUEST=<request>`` and ``SHIFTER_IMAGE=<id>``;
@@ -15,48 +15,27 @@ step 9), lowest precedence first:
    ``siteEnvUnset``.
 
 Appending or prepending to an unset or empty variable just sets it.
+Layers 3-6 are one edit list (:func:`layer_edits`) applied by
+``envlayers``, the same code the prepared launch runs.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
 from .config import ModuleConfig, UdiRootConfig
+from .envlayers import Edit, apply_edits, caller_base
 from .errors import EnvError
 
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
-@dataclass
-class EnvEdits:
-    """One layer of site edits (global or one module)."""
-
-    set: list[tuple[str, str]] = field(default_factory=list)
-    append: list[tuple[str, str]] = field(default_factory=list)
-    prepend: list[tuple[str, str]] = field(default_factory=list)
-    unset: list[str] = field(default_factory=list)
-
-    @classmethod
-    def of(cls, source: ModuleConfig | UdiRootConfig) -> "EnvEdits":
-        return cls(list(source.site_env), list(source.site_env_append),
-                   list(source.site_env_prepend), list(source.site_env_unset))
-
-
-# glibc's UNSECURE_ENVVARS: removed from a setuid program's environment
-# before ``main`` runs, so upstream's container never saw them.
-SECURE_MODE_STRIPPED = frozenset({
-    "GCONV_PATH", "GETCONF_DIR", "GLIBC_TUNABLES", "HOSTALIASES", "LD_AUDIT",
-    "LD_DEBUG", "LD_DEBUG_OUTPUT", "LD_DYNAMIC_WEAK", "LD_HWCAP_MASK",
-    "LD_LIBRARY_PATH", "LD_ORIGIN_PATH", "LD_PRELOAD", "LD_PROFILE",
-    "LD_SHOW_AUXV", "LD_USE_LOAD_BIAS", "LOCALDOMAIN", "LOCPATH",
-    "MALLOC_TRACE", "NIS_PATH", "NLSPATH", "RESOLV_HOST_CONF", "RES_OPTIONS",
-    "TMPDIR", "TZDIR"})
-
-
-def is_loader_variable(name: str) -> bool:
-    """A variable glibc's secure mode stripped from upstream's setuid
-    ``shifter`` (see :data:`SECURE_MODE_STRIPPED`)."""
-    return name in SECURE_MODE_STRIPPED
+def site_edits(source: ModuleConfig | UdiRootConfig) -> list[Edit]:
+    """One module's (or the global) ``siteEnv``, ``siteEnvAppend``,
+    ``siteEnvPrepend`` and ``siteEnvUnset``, in that order."""
+    return [*(("set", n, v) for n, v in source.site_env),
+            *(("append", n, v) for n, v in source.site_env_append),
+            *(("prepend", n, v) for n, v in source.site_env_prepend),
+            *(("unset", n, "") for n in source.site_env_unset)]
 
 
 def parse_assignment(text: str, where: str) -> tuple[str, str]:
@@ -85,18 +64,25 @@ def parse_env_file(text: str, path: str) -> list[tuple[str, str]]:
     return out
 
 
-def apply_edits(env: dict[str, str], edits: EnvEdits) -> None:
-    """Apply one set/append/prepend/unset layer in place."""
-    for name, value in edits.set:
-        env[name] = value
-    for name, value in edits.append:
-        old = env.get(name)
-        env[name] = f"{old}:{value}" if old else value
-    for name, value in edits.prepend:
-        old = env.get(name)
-        env[name] = f"{value}:{old}" if old else value
-    for name in edits.unset:
-        env.pop(name, None)
+def layer_edits(*, image_env: Sequence[str] = (),
+                env_file: Iterable[tuple[str, str]] = (),
+                cli_env: Iterable[tuple[str, str]] = (),
+                modules: Sequence[ModuleConfig] = (),
+                config: UdiRootConfig | None = None) -> list[Edit]:
+    """Layers 3-6 above as one edit list (``setupRoot`` stores it for the
+    prepared launch, see ``launch.plan``)."""
+    edits: list[Edit] = []
+    for item in image_env:
+        name, sep, value = item.partition("=")
+        if sep and name:
+            edits.append(("set", name, value))
+    edits += [("set", n, v) for n, v in env_file]
+    edits += [("set", n, v) for n, v in cli_env]
+    for module in modules:
+        edits += site_edits(module)
+    if config is not None:
+        edits += site_edits(config)
+    return edits
 
 
 def build_environment(caller_env: Mapping[str, str], *, clearenv: bool,
@@ -107,23 +93,9 @@ def build_environment(caller_env: Mapping[str, str], *, clearenv: bool,
                       modules: Sequence[ModuleConfig] = (),
                       config: UdiRootConfig | None = None) -> dict[str, str]:
     """Return the final environment dict of the container process."""
-    env: dict[str, str] = {}
-    if not clearenv:
-        env.update((k, v) for k, v in caller_env.items()
-                   if not is_loader_variable(k))
-    env["SHIFTER_IMAGEREQUEST"] = image_request
-    env["SHIFTER_IMAGE"] = image_id
-    for item in image_env:
-        name, sep, value = item.partition("=")
-        if sep and name:
-            env[name] = value
-    env.update(env_file)
-    env.update(cli_env)
-    for module in modules:
-        apply_edits(env, EnvEdits.of(module))
-    if config is not None:
-        apply_edits(env, EnvEdits.of(config))
-    return env
+    env = caller_base({} if clearenv else dict(caller_env), image_request, image_id)
+    return apply_edits(env, layer_edits(image_env=image_env, env_file=env_file,
+                                        cli_env=cli_env, modules=modules, config=config))
 
 
 def search_path(env: Mapping[str, str]) -> list[str]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+from .callerenv import IMAGE_ENV, IMAGE_REQUEST_ENV, IMAGE_TYPE_ENV, first_set
 from .config import IMAGE_TYPES, UdiRootConfig
 from .errors import ImageError
 
@@ -104,14 +105,6 @@ def parse_descriptor(text: str, default_type: str | None,
     return ImageSpec(itype=itype, tag=tag)
 
 
-def _first(environ: Mapping[str, str], *names: str) -> tuple[str, str] | None:
-    for name in names:
-        value = environ.get(name)
-        if value is not None:
-            return name, value
-    return None
-
-
 def select_image(cli_image: str | None, environ: Mapping[str, str],
                  config: UdiRootConfig) -> ImageSelection | None:
     """Choose the image by upstream's precedence; None if nothing given."""
@@ -120,11 +113,9 @@ def select_image(cli_image: str | None, environ: Mapping[str, str],
     if cli_image is not None:
         spec = parse_descriptor(cli_image, default, local)
         return ImageSelection(spec, cli_image.strip(), "--image")
-    itype = _first(environ, "SHIFTER_IMAGETYPE",
-                   "SLURM_SPANK_SHIFTER_IMAGETYPE")
-    tag = _first(environ, "SHIFTER_IMAGE", "SLURM_SPANK_SHIFTER_IMAGE")
-    request = _first(environ, "SHIFTER_IMAGEREQUEST",
-                     "SLURM_SPANK_SHIFTER_IMAGEREQUEST")
+    itype = first_set(environ, IMAGE_TYPE_ENV)
+    tag = first_set(environ, IMAGE_ENV)
+    request = first_set(environ, IMAGE_REQUEST_ENV)
     if itype and tag and itype[1].strip() and tag[1].strip():
         type_name, type_value = itype[0], itype[1].strip()
         if type_value not in IMAGE_TYPES:

@@ -16,21 +16,17 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
+from .callerenv import MODULE_ENV, first_set
 from .config import ModuleConfig, UdiRootConfig
 from .errors import ModuleError
-
-MODULE_ENV = ("SHIFTER_MODULE", "SLURM_SPANK_SHIFTER_MODULE")
-
 
 def selection_text(cli_modules: str | None,
                    environ: Mapping[str, str]) -> str | None:
     """The module request by precedence: ``--module``, then environment."""
     if cli_modules is not None:
         return cli_modules
-    for name in MODULE_ENV:
-        if environ.get(name) is not None:
-            return environ[name]
-    return None
+    found = first_set(environ, MODULE_ENV)
+    return found[1] if found else None
 
 
 def parse_selection(text: str) -> list[str] | None:

@@ -21,10 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
+from .callerenv import VOLUME_ENV, first_set
 from .environment import parse_assignment
 from .errors import UsageError
 
-VOLUME_ENV = ("SHIFTER_VOLUME", "SLURM_SPANK_SHIFTER_VOLUME")
 
 USAGE = """\
 Usage: shifter [-h|--help] [-v|--verbose] [--image=<type>:<tag>]
@@ -197,7 +197,5 @@ def volume_request(opts: ShifterOptions,
     ``SLURM_SPANK_SHIFTER_VOLUME``, else empty."""
     if opts.volumes:
         return ";".join(opts.volumes)
-    for name in VOLUME_ENV:
-        if environ.get(name) is not None:
-            return environ[name]
-    return ""
+    found = first_set(environ, VOLUME_ENV)
+    return found[1] if found else ""

@@ -28,4 +28,5 @@ def image_source(spec: ImageSpec, config: UdiRootConfig, user: UserInfo) -> Imag
     meta = load_meta(meta_file(config.image_path, ident))
     if not acl_allows(meta, user.uid, [user.gid, *user.gids]):
         raise ImageError(f"image '{spec}': permission denied to image for {user.name}")
-    return ImageSource(ident, meta.format, image_file(config.image_path, ident, meta.format))
+    return ImageSource(ident, meta.format, image_file(config.image_path, ident, meta.format),
+                       tuple(meta.env))

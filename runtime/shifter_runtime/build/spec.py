@@ -35,11 +35,13 @@ class Bind:
 
 @dataclass(frozen=True)
 class ImageSource:
-    """The image: ``format`` is ``squashfs``/``xfs`` (a file) or ``VFS`` (a directory)."""
+    """The image: ``format`` is ``squashfs``/``xfs`` (a file) or ``VFS`` (a directory);
+    ``env`` is its ``ENV`` (``NAME=value`` items)."""
 
     identifier: str
     format: str
     path: str
+    env: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

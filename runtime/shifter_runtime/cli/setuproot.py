@@ -12,7 +12,12 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:
+    from ..build.spec import ImageSource, UserInfo
+    from ..config import ModuleConfig, UdiRootConfig
+    from ..volumes import VolumeMount
 
 SAFE_PATH = "/usr/bin:/usr/sbin:/bin:/sbin"
 USAGE = ("usage: setupRoot [-V] [-c udiRoot.conf] [-v volmap]... [-s sshPubKey] [-u user] "
@@ -77,7 +82,8 @@ def setup(args: Args) -> float:
     from ..modules import resolve_modules
     from ..volumes import check_per_node_cache, parse_volumes
 
-    config = load_config(config_path(True, cli_path=args.config))
+    conf_path = config_path(True, cli_path=args.config)
+    config = load_config(conf_path)
     for warning in config.warnings:
         print(f"setupRoot: warning: {warning}", file=sys.stderr)
     user = lookup_user(args.user, args.uid, args.gid, libc=config.allow_libc_pwd_calls,
@@ -95,8 +101,41 @@ def setup(args: Args) -> float:
     if args.verbose:
         print(f"setupRoot: {build_spec}", file=sys.stderr)
     start = time.perf_counter()
+    _publish_plan(conf_path, None)
     build_container(build_spec)
-    return time.perf_counter() - start
+    spent = time.perf_counter() - start
+    _publish_plan(conf_path, _plan(conf_path, config, image, user, volumes, modules,
+                                   build_spec.state))
+    return spent
+
+
+def _publish_plan(conf_path: str, data: bytes | None) -> None:
+    """Write (or with None remove) the launch plan; a failure only costs speed."""
+    from ..launch.plan import write_plan
+    try:
+        write_plan(conf_path, data)
+    except OSError as err:
+        print(f"setupRoot: warning: launch plan: {err}; shifter takes the full launch",
+              file=sys.stderr)
+
+
+def _plan(conf_path: str, config: UdiRootConfig, image: ImageSource, user: UserInfo,
+          volumes: list[VolumeMount], modules: list[ModuleConfig],
+          state: bytes) -> bytes | None:
+    """The launch plan for this container (``launch.plan``), or None when
+    ``shifter`` must take the full launch: volumes, other than the default
+    modules, a module userhook, or a local image."""
+    from ..environment import layer_edits
+    from ..launch.plan import encode_plan
+    from ..modules import modules_signature
+    from ..state import STATE_FILE
+    if volumes or image.format == "VFS" or any(m.userhook for m in modules) \
+            or modules_signature(modules) != modules_signature(list(config.default_modules)):
+        return None
+    return encode_plan(config_path=conf_path, udi_mount=config.udi_mount,
+                       state_file=f"{config.udi_mount}/{STATE_FILE}", state=state,
+                       uid=user.uid, image=image.identifier,
+                       edits=layer_edits(image_env=image.env, modules=modules, config=config))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,9 @@
 """``shifter``: run a command in a container, as the calling user.
 
-Only :func:`main` lives here; the launch itself is ``shifter_runtime.launch.flow``
-(imported lazily so ``--help`` and errors stay cheap).  Every error is one line
-on stderr and a non-zero exit.
+The full launch, which ``launch.prepared`` (the command's entry point) runs
+whenever setupRoot's plan does not fit; the launch itself is
+``shifter_runtime.launch.flow`` (imported lazily so ``--help`` and errors stay
+cheap).  Every error is one line on stderr and a non-zero exit.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``shifter`` console script."""
+    """The full launch of ``shifter`` with ``argv`` (default: ``sys.argv[1:]``)."""
     from ..errors import ShifterError
     from ..launch.flow import launch
     args = sys.argv[1:] if argv is None else argv
@@ -24,9 +25,14 @@ def main(argv: list[str] | None = None) -> int:
         print("shifter: interrupted", file=sys.stderr)
         return 130
     except OSError as err:
-        where = f" {err.filename}" if err.filename else ""
-        print(f"shifter:{where}: {err.strerror}", file=sys.stderr)
+        print(os_error_line(err), file=sys.stderr)
         return 1
+
+
+def os_error_line(err: OSError) -> str:
+    """The one line an ``OSError`` of the launch prints."""
+    where = f" {err.filename}" if err.filename else ""
+    return f"shifter:{where}: {err.strerror}"
 
 
 if __name__ == "__main__":

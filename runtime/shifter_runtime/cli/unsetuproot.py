@@ -32,13 +32,19 @@ def main(argv: list[str] | None = None) -> int:
     from ..build.teardown import destroy_container
     from ..config import config_path, load_config
     from ..errors import ShifterError
+    from ..launch.plan import remove_plan
+    conf_path = config_path(True, cli_path=cli_config)
     try:
-        config = load_config(config_path(True, cli_path=cli_config))
+        config = load_config(conf_path)
     except ShifterError as err:
         print(f"unsetupRoot: {err}", file=sys.stderr)
         return 1
     for warning in config.warnings:
         print(f"unsetupRoot: warning: {warning}", file=sys.stderr)
+    try:
+        remove_plan(conf_path)
+    except OSError as err:
+        print(f"unsetupRoot: warning: launch plan: {err}", file=sys.stderr)
     left = destroy_container(config.udi_mount, config.loop_mount)
     if left:
         print(f"unsetupRoot: still mounted after retries: {' '.join(left)}", file=sys.stderr)

@@ -2,17 +2,16 @@
 
 Built on ``_ctypes``, the C half of ctypes: importing the ``ctypes`` package
 costs about 3 ms (it defines every C type and checks sizes), more than a whole
-prepared launch spends in our own code.  The typed wrappers need one integer
-type, one unsigned long and ``char *``; ``syscall`` takes ints (libffi widens
-them to the 64-bit argument registers), ``bytes`` (a pointer to the buffer:
-structures are packed by the caller) and ``None`` (NULL).  Every wrapper
-raises ``OSError`` with the errno and the path it acted on, so callers can
-print one line naming what failed.
+prepared launch spends in our own code, and every further C type or function
+pointer costs time at import too.  So there is one: ``syscall(2)``, which
+takes ints (libffi widens them to the 64-bit argument registers), ``bytes`` (a
+pointer to the buffer: structures are packed by the caller) and ``None``
+(NULL), and returns a long.  Every wrapper raises ``OSError`` with the errno
+and the path it acted on, so callers can print one line naming what failed.
 """
-from __future__ import annotations
-
 import _ctypes
-import os
+import posix  # not os: importing os costs about 1 ms on the launch path
+import sys
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
@@ -38,6 +37,10 @@ PR_CAP_AMBIENT_CLEAR_ALL = 4
 
 SYS_CAPSET = 126
 SYS_PIVOT_ROOT = 155
+SYS_PRCTL = 157
+SYS_MOUNT = 165
+SYS_UMOUNT2 = 166
+SYS_UNSHARE = 272
 SYS_OPEN_TREE = 428
 SYS_MOVE_MOUNT = 429
 SYS_FSOPEN = 430
@@ -48,61 +51,38 @@ SYS_MOUNT_SETATTR = 442
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 
-class _Int(_ctypes._SimpleCData):
-    _type_ = "i"
-
-
 class _Long(_ctypes._SimpleCData):
     _type_ = "l"
 
 
-class _ULong(_ctypes._SimpleCData):
-    _type_ = "L"
-
-
-class _CharP(_ctypes._SimpleCData):
-    _type_ = "z"
-
-
-class _Function(_ctypes.CFuncPtr):
+class _Syscall(_ctypes.CFuncPtr):
     _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
-    _restype_ = _Int
-
-
-class _LongFunction(_ctypes.CFuncPtr):
-    _flags_ = _Function._flags_
     _restype_ = _Long
 
 
 class _Library:
-    _handle = _ctypes.dlopen(None, os.RTLD_NOW)
+    _handle = _ctypes.dlopen(None, posix.RTLD_NOW)
 
 
-def _function(name: str, *argtypes: type, kind: type = _Function) -> _Function:
-    function = kind((name, _Library()))
-    if argtypes:
-        function.argtypes = argtypes
-    return function
-
-
-_unshare = _function("unshare", _Int)
-_mount = _function("mount", _CharP, _CharP, _CharP, _ULong, _CharP)
-_umount2 = _function("umount2", _CharP, _Int)
-_prctl = _function("prctl", _Int, _ULong, _ULong, _ULong, _ULong)
-_syscall = _function("syscall", kind=_LongFunction)
+_syscall = _Syscall(("syscall", _Library()))
 
 
 def check(result: int, what: str, path: str | None = None) -> int:
     """Return ``result`` or raise ``OSError`` from errno when it is negative."""
     if result < 0:
         err = _ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}", path)
+        raise OSError(err, f"{what}: {posix.strerror(err)}", path)
     return result
 
 
-def enc(text: str | None) -> bytes | None:
-    """Encode a path for C, leaving ``None`` alone."""
-    return None if text is None else os.fsencode(text)
+def enc(text: str | bytes | None) -> bytes | None:
+    """Encode a path (or path-like) for C like ``os.fsencode``, leaving ``None`` alone."""
+    if text is None:
+        return None
+    text = posix.fspath(text)
+    if isinstance(text, bytes):
+        return text
+    return text.encode(sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
 
 
 def syscall(nr: int, *args: int | bytes | None, what: str, path: str | None = None) -> int:
@@ -112,19 +92,19 @@ def syscall(nr: int, *args: int | bytes | None, what: str, path: str | None = No
 
 def unshare(flags: int) -> None:
     """unshare(2)."""
-    check(_unshare(flags), "unshare")
+    syscall(SYS_UNSHARE, flags, what="unshare")
 
 
 def mount(source: str | None, target: str, fstype: str | None,
           flags: int = 0, data: str | None = None) -> None:
     """mount(2); errors name the target."""
-    check(_mount(enc(source), enc(target), enc(fstype), flags, enc(data)),
-          f"mount {fstype or 'bind'}", target)
+    syscall(SYS_MOUNT, enc(source), enc(target), enc(fstype), flags, enc(data),
+            what=f"mount {fstype or 'bind'}", path=target)
 
 
 def umount2(target: str, flags: int) -> None:
     """umount2(2)."""
-    check(_umount2(enc(target), flags), "umount", target)
+    syscall(SYS_UMOUNT2, enc(target), flags, what="umount", path=target)
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
@@ -134,7 +114,7 @@ def pivot_root(new_root: str, put_old: str) -> None:
 
 def prctl(option: int, arg2: int = 0, arg3: int = 0) -> int:
     """prctl(2) with up to two arguments."""
-    return check(_prctl(option, arg2, arg3, 0, 0), f"prctl {option}")
+    return syscall(SYS_PRCTL, option, arg2, arg3, 0, 0, what=f"prctl {option}")
 
 
 def capset_zero() -> None:

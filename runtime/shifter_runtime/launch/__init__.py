@@ -4,12 +4,15 @@ The caller is an ordinary user; there is no setuid binary.  Everything that
 needs privilege happens inside an unprivileged user namespace that maps only
 the caller's own uid and gid (1:1), so the command keeps its identity:
 
-* ``flow``     -- the whole launch, in order (the only module the CLI imports);
-* ``userns``   -- the user + mount namespace (uid/gid maps, no setgroups);
-* ``enter``    -- switch the namespace's root to a container (bind + pivot_root);
+* ``prepared`` -- the command's entry point: enters a container prepared by
+  ``setupRoot`` straight from its launch plan, loading nothing else;
+* ``plan``     -- that plan: written by ``setupRoot``, and when it fits a launch;
+* ``flow``     -- the whole launch, in order, for everything else;
+* ``enter``    -- the user + mount namespace (uid/gid maps, no setgroups), the
+  switch of its root to the container (bind + pivot_root), every capability
+  set dropped and no_new_privs;
 * ``private``  -- a container of our own when none is prepared: the image served
   by a ``squashfuse_ll`` child, merged under a site layer with one overlay mount;
-* ``privs``    -- drop every capability set, set no_new_privs;
 * ``execute``  -- working directory, module userhooks, exec with the container PATH;
 * ``etc``      -- the site's ``/etc`` files of a private container;
 * ``lookup``   -- tag -> image id through the gateway client (only for tags);

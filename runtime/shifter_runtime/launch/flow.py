@@ -20,7 +20,7 @@ import sys
 from .. import command, config as configmod, environment, imagespec, meta as metamod
 from .. import modules as modulesmod, options as optionsmod, state, volumes as volmod
 from ..errors import ImageError, ShifterError
-from . import enter, execute, privs, userns
+from . import enter, execute
 
 NOT_ROOT = ("shifter: root may not run shifter (run it as the user; root prepares "
             "containers with setupRoot)")
@@ -103,12 +103,12 @@ def launch(argv: list[str], environ: dict[str, str]) -> int:
     request = state.ContainerState(ident, user.pw_name, volmod.volume_signature(volumes),
                                    modulesmod.modules_signature(active))
     prepared = state.matches(_read_state(config.udi_mount), request)
-    highest_cap = privs.last_cap()
+    highest_cap = enter.last_cap()
     if opts.verbose:
         how = "prepared container" if prepared else "private container (squashfuse)"
         print(f"shifter: image {ident} for {user.pw_name}: {how}; workdir {workdir}; "
               f"command {args}", file=sys.stderr)
-    userns.enter_user_namespace(uid, gid)
+    enter.enter_user_namespace(uid, gid)
     if prepared:
         root = config.udi_mount
         enter.bind_self(root)
@@ -117,7 +117,7 @@ def launch(argv: list[str], environ: dict[str, str]) -> int:
         root = build_private(config, image_path, meta.format, user, active, volumes,
                              request.to_bytes())
     enter.pivot_into(root)
-    privs.drop_privileges(highest_cap)
+    enter.drop_privileges(highest_cap)
     execute.change_directory(workdir)
     execute.run_userhooks([(m.name, m.userhook) for m in active if m.userhook])
     return execute.exec_command(args, env)

@@ -4,9 +4,10 @@ from __future__ import annotations
 import pytest
 
 from shifter_runtime.config import ModuleConfig, UdiRootConfig
-from shifter_runtime.environment import (EnvEdits, apply_edits,
-                                         build_environment, parse_assignment,
-                                         parse_env_file, search_path, which)
+from shifter_runtime.environment import (build_environment, parse_assignment,
+                                         parse_env_file, search_path, site_edits,
+                                         which)
+from shifter_runtime.envlayers import apply_edits
 from shifter_runtime.errors import EnvError
 
 pytestmark = pytest.mark.unit
@@ -93,15 +94,17 @@ def test_site_env_beats_module_env():
 
 def test_append_prepend_on_unset_or_empty_just_sets():
     env = {"EMPTY": ""}
-    apply_edits(env, EnvEdits(append=[("NEW", "/x"), ("EMPTY", "/e")],
-                              prepend=[("NEW2", "/y")]))
+    apply_edits(env, [("append", "NEW", "/x"), ("append", "EMPTY", "/e"),
+                      ("prepend", "NEW2", "/y")])
     assert env == {"EMPTY": "/e", "NEW": "/x", "NEW2": "/y"}
 
 
 def test_edits_order_set_append_prepend_unset():
     env: dict[str, str] = {}
-    apply_edits(env, EnvEdits(set=[("P", "mid")], append=[("P", "end")],
-                              prepend=[("P", "start")], unset=["Q"]))
+    apply_edits(env, site_edits(ModuleConfig("m", site_env=[("P", "mid")],
+                                             site_env_append=[("P", "end")],
+                                             site_env_prepend=[("P", "start")],
+                                             site_env_unset=["Q"])))
     assert env == {"P": "start:mid:end"}
 
 
