@@ -33,7 +33,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from .callerenv import CONFIG_ENV, DEFAULT_CONFIG, config_path  # noqa: F401 (re-exported)
+from .launchenv import CONFIG_ENV, DEFAULT_CONFIG, config_path  # noqa: F401 (re-exported)
 from .errors import ConfigError, VolumeError
 from .volumes import VolumeMount, parse_bytes, parse_volumes
 

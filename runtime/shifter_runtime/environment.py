@@ -3,7 +3,7 @@ step 9), lowest precedence first:
 
 1. the caller's environment (nothing with ``--clearenv``), minus the
    variables glibc removes from a setuid program (``LD_LIBRARY_PATH``,
-   ``LD_PRELOAD``, ``TMPDIR``, ... :data:`~shifter_runtime.envlayers.SECURE_MODE_STRIPPED`), which
+   ``LD_PRELOAD``, ``TMPDIR``, ... :data:`~shifter_runtime.launchenv.SECURE_MODE_STRIPPED`), which
    upstream's setuid ``shifter`` therefore never passed on -- kept for
    parity, so host library paths do not override the image's;
 2. ``SHIFTER_IMAGEREQUEST=<request>`` and ``SHIFTER_IMAGE=<id>``;
@@ -16,14 +16,14 @@ step 9), lowest precedence first:
 
 Appending or prepending to an unset or empty variable just sets it.
 Layers 3-6 are one edit list (:func:`layer_edits`) applied by
-``envlayers``, the same code the prepared launch runs.
+``launchenv``, the same code the prepared launch runs.
 """
 from __future__ import annotations
 
 from typing import Iterable, Mapping, Sequence
 
 from .config import ModuleConfig, UdiRootConfig
-from .envlayers import Edit, apply_edits, caller_base
+from .launchenv import Edit, apply_edits, caller_base
 from .errors import EnvError
 
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -70,7 +70,7 @@ def layer_edits(*, image_env: Sequence[str] = (),
                 modules: Sequence[ModuleConfig] = (),
                 config: UdiRootConfig | None = None) -> list[Edit]:
     """Layers 3-6 above as one edit list (``setupRoot`` stores it for the
-    prepared launch, see ``launch.plan``)."""
+    prepared launch, see ``launch.prepared``)."""
     edits: list[Edit] = []
     for item in image_env:
         name, sep, value = item.partition("=")

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from .callerenv import IMAGE_ENV, IMAGE_REQUEST_ENV, IMAGE_TYPE_ENV, first_set
+from .launchenv import IMAGE_ENV, IMAGE_REQUEST_ENV, IMAGE_TYPE_ENV, first_set
 from .config import IMAGE_TYPES, UdiRootConfig
 from .errors import ImageError
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from .callerenv import MODULE_ENV, first_set
+from .launchenv import MODULE_ENV, first_set
 from .config import ModuleConfig, UdiRootConfig
 from .errors import ModuleError
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
-from .callerenv import VOLUME_ENV, first_set
+from .launchenv import VOLUME_ENV, first_set
 from .environment import parse_assignment
 from .errors import UsageError
 

@@ -21,11 +21,23 @@ def job_cgroup(uid: int, job: str) -> Path:
     return Path(MEMORY_CGROUP) / "shifter" / f"uid_{uid}" / f"job_{job}"
 
 
+# Run by the job's task: does setupRoot's launch plan fit ``srun shifter <cmd>`` there?
+PLAN_PROBE = """import os
+from shifter_runtime.launchenv import config_path
+from shifter_runtime.launch import prepared as plan
+env = dict(os.environ)
+found = plan.load_plan(config_path(False, env))
+print("PLAN", found is not None and plan.accepts(found, ["true"], env, os.getuid()) is not None)
+"""
+
+
 def test_exclusive_job_runs_in_the_prepared_container(cluster, site, user_dir, test_users):
     out = user_dir / "out"
     uid = test_users[0].uid
+    (user_dir / "probe.py").write_text(PLAN_PROBE)
     script = (f"{SHIFTER} cat /etc/os-release /var/hostsfile; grep -c . /proc/mounts; "
-              f"test -d {job_cgroup(uid, '$SLURM_JOB_ID')} && echo CGROUP")
+              f"test -d {job_cgroup(uid, '$SLURM_JOB_ID')} && echo CGROUP; "
+              f"/opt/shifter/venv/bin/python3 -I {user_dir}/probe.py")
     job = cluster.run(["sbatch", "--parsable", "--exclusive", "-o", str(out), f"--image=id:{site.busybox}",
                        "--wrap", f"srun bash -c '{script}'"], user=USER, check=True).stdout.strip()
     assert cluster.wait_job(job) == "COMPLETED", out.read_text() if out.exists() else "no output"
@@ -33,6 +45,7 @@ def test_exclusive_job_runs_in_the_prepared_container(cluster, site, user_dir, t
     assert "BusyBox" in text or "busybox" in text, text
     assert f"{cluster.nodes[0]}\n" in text, "/var/hostsfile does not list the node"
     assert "CGROUP" in text, "the job's shifter memory cgroup was not created"
+    assert "PLAN True" in text, "srun shifter in the job would not take the prepared launch"
     assert site.settle() == []
     assert not job_cgroup(uid, job).exists()
 

@@ -111,7 +111,7 @@ def setup(args: Args) -> float:
 
 def _publish_plan(conf_path: str, data: bytes | None) -> None:
     """Write (or with None remove) the launch plan; a failure only costs speed."""
-    from ..launch.plan import write_plan
+    from ..launch.prepared import write_plan
     try:
         write_plan(conf_path, data)
     except OSError as err:
@@ -122,11 +122,11 @@ def _publish_plan(conf_path: str, data: bytes | None) -> None:
 def _plan(conf_path: str, config: UdiRootConfig, image: ImageSource, user: UserInfo,
           volumes: list[VolumeMount], modules: list[ModuleConfig],
           state: bytes) -> bytes | None:
-    """The launch plan for this container (``launch.plan``), or None when
+    """The launch plan for this container (``launch.prepared``), or None when
     ``shifter`` must take the full launch: volumes, other than the default
     modules, a module userhook, or a local image."""
     from ..environment import layer_edits
-    from ..launch.plan import encode_plan
+    from ..launch.prepared import encode_plan
     from ..modules import modules_signature
     from ..state import STATE_FILE
     if volumes or image.format == "VFS" or any(m.userhook for m in modules) \

@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..build.teardown import destroy_container
     from ..config import config_path, load_config
     from ..errors import ShifterError
-    from ..launch.plan import remove_plan
+    from ..launch.prepared import remove_plan
     conf_path = config_path(True, cli_path=cli_config)
     try:
         config = load_config(conf_path)

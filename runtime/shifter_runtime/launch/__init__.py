@@ -4,9 +4,9 @@ The caller is an ordinary user; there is no setuid binary.  Everything that
 needs privilege happens inside an unprivileged user namespace that maps only
 the caller's own uid and gid (1:1), so the command keeps its identity:
 
-* ``prepared`` -- the command's entry point: enters a container prepared by
-  ``setupRoot`` straight from its launch plan, loading nothing else;
-* ``plan``     -- that plan: written by ``setupRoot``, and when it fits a launch;
+* ``prepared`` -- the command's entry point, and the launch plan ``setupRoot``
+  writes: when the plan fits, the prepared container is entered with almost
+  nothing else loaded;
 * ``flow``     -- the whole launch, in order, for everything else;
 * ``enter``    -- the user + mount namespace (uid/gid maps, no setgroups), the
   switch of its root to the container (bind + pivot_root), every capability

@@ -1,19 +1,148 @@
-"""``shifter``'s entry point: the prepared launch when the plan fits, else the full one.
+"""``shifter``'s entry point: the prepared launch when setupRoot's plan fits, else the full one.
 
-A job's ``srun shifter ./app`` runs once per task, so this path is kept to
-what the kernel work needs: no ``os``, no config parsing, no records.  If the
-``setupRoot`` plan (``launch.plan``) fits this launch exactly, the container
-is entered as ``flow`` would enter it: user + mount namespace, bind, pivot,
-every privilege dropped, the caller's working directory, exec.  Otherwise (or
-before anything is changed, when something does not match) the full launch
-``cli.shifter`` runs.
+Starting Python is most of a prepared launch; parsing ``udiRoot.conf``, the
+image's ``.meta`` and the modules, and importing the code that does it, cost
+about as much again (each module about 0.15 ms here), and for a container
+prepared by ``setupRoot`` the answer never changes.  So ``setupRoot`` works it
+out once and writes a launch plan, ``/run/shifter/launch/<config>``
+(root-owned, 0644; ``<config>`` is the path of ``udiRoot.conf`` with ``/``
+spelled ``%2F``), a ``marshal``'ed dict:
+
+* ``config``: identity of ``udiRoot.conf`` (device, inode, size, mtime, ctime);
+* ``udi_mount``, ``state_file`` and ``state`` (the exact ``var/shifterConfig.json``),
+  ``uid``, ``image``;
+* ``edits``: environment layers 3-6 (image ``ENV``, modules, site), as
+  :func:`~shifter_runtime.environment.layer_edits` makes them.
+
+It is written only for the usual job container: no volumes, the default
+modules, none with a userhook, not a ``local:`` image.  ``shifter`` with no
+options, in an environment that names exactly that image by id
+(``SHIFTER_IMAGETYPE=id``, ``SHIFTER_IMAGE=<id>``, as the Slurm plugin pins it)
+and sets no volume or module variables, run by the plan's uid while the config
+and the container's state file are unchanged, enters the container as ``flow``
+would (user + mount namespace, bind, pivot, every privilege dropped, the
+caller's working directory, exec) with only this module, ``launchenv`` and the
+launch steps (``enter``, ``execute``, ``kernel.libc``) loaded: no ``os``, no
+parsers, no records.  Anything else, before anything is changed, takes the
+full launch (``cli.shifter``), which reaches the same container, environment
+and command (tested side by side).
+
+The plan grants nothing: ``shifter`` runs as the user in a user namespace of
+its own either way.  ``unsetupRoot`` removes it.
 """
+import marshal
 import posix
 import sys
 
-from ..callerenv import config_path
-from ..envlayers import apply_edits, caller_base
-from . import plan as planmod
+from ..launchenv import IMAGE_ENV, IMAGE_REQUEST_ENV, IMAGE_TYPE_ENV, MODULE_ENV, VOLUME_ENV
+from ..launchenv import apply_edits, caller_base, config_path, first_set
+
+PLAN_DIR = "/run/shifter/launch"
+VERSION = 1
+_MAX_BYTES = 1 << 20
+
+
+def plan_file(config_path: str) -> str:
+    """Where the plan for containers built with ``config_path`` lives."""
+    return f"{PLAN_DIR}/{config_path.replace('%', '%25').replace('/', '%2F')}"
+
+
+def config_identity(config_path: str) -> tuple[int, ...] | None:
+    """What changes whenever ``udiRoot.conf`` is edited, replaced, chowned or chmodded."""
+    try:
+        st = posix.stat(config_path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def load_plan(config_path: str) -> dict | None:
+    """The plan for ``config_path``; None when there is none, or it is not root's
+    (owned by root, not writable by group or others) or not a plan of this version."""
+    try:
+        fd = posix.open(plan_file(config_path), posix.O_RDONLY | posix.O_NOFOLLOW | posix.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        st = posix.fstat(fd)
+        if st.st_uid != 0 or st.st_mode & 0o022:
+            return None
+        data = posix.read(fd, _MAX_BYTES)
+    finally:
+        posix.close(fd)
+    try:
+        plan = marshal.loads(data)
+    except (EOFError, ValueError, TypeError):
+        return None
+    if not isinstance(plan, dict) or plan.get("version") != VERSION:
+        return None
+    return plan
+
+
+def image_request(plan: dict, environ: dict[str, str]) -> str | None:
+    """``SHIFTER_IMAGEREQUEST`` for the container when ``environ`` selects the
+    plan's image by id (``imagespec.select_image``'s second rule), else None."""
+    itype, tag = first_set(environ, IMAGE_TYPE_ENV), first_set(environ, IMAGE_ENV)
+    if not itype or not tag or itype[1].strip() != "id" or tag[1].strip() != plan["image"]:
+        return None
+    request = first_set(environ, IMAGE_REQUEST_ENV)
+    if request and request[1].strip():
+        return request[1].strip()
+    return f"id:{plan['image']}"
+
+
+def accepts(plan: dict, argv: list[str], environ: dict[str, str], uid: int) -> str | None:
+    """The image request text when this launch is exactly what ``plan`` was
+    made for (see the module docstring), else None."""
+    if not argv or argv[0].startswith("-") or uid == 0 or uid != plan["uid"]:
+        return None
+    if any(environ.get(name) for name in VOLUME_ENV):
+        return None
+    if any(name in environ for name in MODULE_ENV):
+        return None
+    return image_request(plan, environ)
+
+
+def encode_plan(*, config_path: str, udi_mount: str, state_file: str, state: bytes, uid: int,
+                image: str, edits: list[tuple[str, str, str]]) -> bytes | None:
+    """The plan's bytes; None when ``config_path`` cannot be read."""
+    identity = config_identity(config_path)
+    if identity is None:
+        return None
+    return marshal.dumps({"version": VERSION, "config": identity, "udi_mount": udi_mount,
+                          "state_file": state_file, "state": state, "uid": uid, "image": image,
+                          "edits": [tuple(e) for e in edits]})
+
+
+def write_plan(config_path: str, data: bytes | None) -> None:
+    """Publish ``data`` as the plan for ``config_path`` (atomically), or remove
+    the plan when ``data`` is None.  Root only."""
+    import os
+    path = plan_file(config_path)
+    if data is None:
+        remove_plan(config_path)
+        return
+    for directory in (os.path.dirname(PLAN_DIR), PLAN_DIR):  # readable whatever the umask
+        os.makedirs(directory, exist_ok=True)
+        os.chmod(directory, 0o755)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    try:
+        with open(fd, "wb") as f:
+            os.fchmod(fd, 0o644)
+            f.write(data)
+        os.rename(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def remove_plan(config_path: str) -> None:
+    """Remove the plan for ``config_path`` if there is one."""
+    try:
+        posix.unlink(plan_file(config_path))
+    except FileNotFoundError:
+        pass
 
 
 def _environ() -> dict[str, str]:
@@ -41,11 +170,11 @@ def try_prepared(argv: list[str], environ: dict[str, str]) -> int | None:
     if posix.geteuid() != uid:
         return None
     conf = config_path(False, environ)
-    plan = planmod.load_plan(conf)
+    plan = load_plan(conf)
     if plan is None:
         return None
-    request = planmod.accepts(plan, argv, environ, uid)
-    if request is None or planmod.config_identity(conf) != plan["config"]:
+    request = accepts(plan, argv, environ, uid)
+    if request is None or config_identity(conf) != plan["config"]:
         return None
     if _state(plan["state_file"]) != plan["state"]:
         return None

@@ -183,7 +183,7 @@ def site(rt_images, test_users) -> Site:
     made.write_conf()
     yield made
     from shifter_runtime.build import destroy_container
-    from shifter_runtime.launch.plan import remove_plan
+    from shifter_runtime.launch.prepared import remove_plan
     destroy_container(str(made.udi), str(made.loop))
     remove_plan(str(made.conf))
     left_mounts = made.mounts()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from shifter_runtime.launch.plan import plan_file
+from shifter_runtime.launch.prepared import plan_file
 
 pytestmark = pytest.mark.integration
 
@@ -40,9 +40,8 @@ def test_shifter_enters_the_prepared_container(site, user):
 
 # What the prepared launch may load: the plan, the environment layers and the
 # launch steps.  The full launch loads these too, plus os, the config parser...
-LEAN = {"shifter_runtime", "shifter_runtime.callerenv", "shifter_runtime.envlayers",
-        "shifter_runtime.launch", "shifter_runtime.launch.plan",
-        "shifter_runtime.launch.prepared", "shifter_runtime.kernel",
+LEAN = {"shifter_runtime", "shifter_runtime.launchenv",
+        "shifter_runtime.launch", "shifter_runtime.launch.prepared", "shifter_runtime.kernel",
         "shifter_runtime.kernel.libc", "shifter_runtime.launch.enter",
         "shifter_runtime.launch.execute", "_ctypes", "errno"}
 PROBE = ("id -u; pwd; env | sort; cat /var/shifterConfig.json; echo; "

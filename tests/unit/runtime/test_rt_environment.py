@@ -7,7 +7,7 @@ from shifter_runtime.config import ModuleConfig, UdiRootConfig
 from shifter_runtime.environment import (build_environment, parse_assignment,
                                          parse_env_file, search_path, site_edits,
                                          which)
-from shifter_runtime.envlayers import apply_edits
+from shifter_runtime.launchenv import apply_edits
 from shifter_runtime.errors import EnvError
 
 pytestmark = pytest.mark.unit

@@ -6,11 +6,11 @@ import os
 
 import pytest
 
-from shifter_runtime import envlayers
+from shifter_runtime import launchenv
 from shifter_runtime.config import ModuleConfig, UdiRootConfig
 from shifter_runtime.environment import build_environment, layer_edits
 from shifter_runtime.imagespec import select_image
-from shifter_runtime.launch import plan as planmod
+from shifter_runtime.launch import prepared as planmod
 
 pytestmark = pytest.mark.unit
 
@@ -76,7 +76,7 @@ def test_plan_edits_give_the_full_launch_environment():
     caller = {"HOME": "/h", "DROP": "x", "LD_PRELOAD": "/evil.so", "TMPDIR": "/t",
               "PATH": "/host/bin", "LEAVE": "y"}
     edits = layer_edits(image_env=image_env, modules=[module], config=config)
-    planned = envlayers.apply_edits(envlayers.caller_base(caller, "req", IDENT), edits)
+    planned = launchenv.apply_edits(launchenv.caller_base(caller, "req", IDENT), edits)
     assert planned == build_environment(caller, clearenv=False, image_request="req",
                                         image_id=IDENT, image_env=image_env,
                                         modules=[module], config=config)
