@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from testbed import lease
@@ -42,22 +42,22 @@ def _loops() -> frozenset[str]:
     return frozenset(" ".join(line.split()) for line in proc.stdout.splitlines() if line.strip())
 
 
-def _command_lines() -> Iterator[tuple[int, list[bytes]]]:
-    """(pid, argv) of every live process."""
+def _processes(match: Callable[[int, list[bytes]], bool]) -> Iterator[tuple[int, list[bytes]]]:
+    """(pid, argv) of every live process whose pid and argv ``match``."""
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 argv = f.read().split(b"\0")
         except OSError:
             continue
-        if alive(int(pid)):
+        if match(int(pid), argv) and alive(int(pid)):
             yield int(pid), argv
 
 
 def _squashfuse() -> frozenset[str]:
     return frozenset(f"{pid} {b' '.join(argv).decode(errors='replace').strip()}"
-                     for pid, argv in _command_lines()
-                     if os.path.basename(argv[0]).startswith(b"squashfuse"))
+                     for pid, argv in _processes(
+                         lambda _pid, argv: os.path.basename(argv[0]).startswith(b"squashfuse")))
 
 
 def snapshot() -> Snapshot:
@@ -104,5 +104,5 @@ def _multinode_network() -> list[str]:
 def other_sessions() -> list[int]:
     """Other pytest processes (their fresh mounts are not ours to judge)."""
     mine = {os.getpid(), os.getppid()}
-    return [pid for pid, argv in _command_lines()
-            if pid not in mine and any(b"pytest" in a for a in argv[:3])]
+    return [pid for pid, _argv in _processes(
+        lambda pid, argv: pid not in mine and any(b"pytest" in a for a in argv[:3]))]

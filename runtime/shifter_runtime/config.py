@@ -33,8 +33,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from .launchenv import CONFIG_ENV, DEFAULT_CONFIG, config_path  # noqa: F401 (re-exported)
 from .errors import ConfigError, VolumeError
+from .launchenv import CONFIG_ENV, DEFAULT_CONFIG, config_path  # noqa: F401 (re-exported)
 from .volumes import VolumeMount, parse_bytes, parse_volumes
 
 IMAGE_TYPES = ("docker", "custom", "id", "local")

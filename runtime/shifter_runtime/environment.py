@@ -23,8 +23,8 @@ from __future__ import annotations
 from typing import Iterable, Mapping, Sequence
 
 from .config import ModuleConfig, UdiRootConfig
-from .launchenv import Edit, apply_edits, caller_base
 from .errors import EnvError
+from .launchenv import Edit, apply_edits, caller_base
 
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 

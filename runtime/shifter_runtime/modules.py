@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from .launchenv import MODULE_ENV, first_set
 from .config import ModuleConfig, UdiRootConfig
 from .errors import ModuleError
+from .launchenv import MODULE_ENV, first_set
+
 
 def selection_text(cli_modules: str | None,
                    environ: Mapping[str, str]) -> str | None:

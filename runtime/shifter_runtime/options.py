@@ -21,9 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
-from .launchenv import VOLUME_ENV, first_set
 from .environment import parse_assignment
 from .errors import UsageError
+from .launchenv import VOLUME_ENV, first_set
 
 
 USAGE = """\

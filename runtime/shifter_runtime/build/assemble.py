@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 
 from ..kernel import mounts
+from ..state import STATE_FILE
 from . import etc_setup
 from .binds import mount_site, mount_user
 from .image_mount import mount_image
@@ -17,7 +18,6 @@ SKELETON = (("etc", 0o755), ("etc/udiImage", 0o755), ("opt", 0o755), ("opt/udiIm
             ("var/run", 0o755), ("var/tmp", 0o755), ("var/empty", 0o700), ("proc", 0o755),
             ("sys", 0o755), ("dev", 0o755), ("tmp", 0o777))
 ROOTFS_TYPES = ("tmpfs", "ramfs")
-STATE_FILE = "/var/shifterConfig.json"
 
 
 def build_container(spec: BuildSpec) -> None:
@@ -57,7 +57,7 @@ def _build_root(spec: BuildSpec, image: str) -> None:
         root.mkdir("/etc/ssh")
         merge_image(root, image, "/etc", copy=True)
         mount_user(root, spec, allowed_devs)
-        root.write(STATE_FILE, spec.state)
+        root.write(f"/{STATE_FILE}", spec.state)
         if not spec.writable:
             mounts.mount_setattr(root.fd, mounts.MOUNT_ATTR_RDONLY, rec=False)
     finally:

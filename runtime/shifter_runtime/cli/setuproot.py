@@ -100,8 +100,8 @@ def setup(args: Args) -> float:
                                   nodespec=args.nodespec)
     if args.verbose:
         print(f"setupRoot: {build_spec}", file=sys.stderr)
-    start = time.perf_counter()
     _publish_plan(conf_path, None)
+    start = time.perf_counter()
     build_container(build_spec)
     spent = time.perf_counter() - start
     _publish_plan(conf_path, _plan(conf_path, config, image, user, volumes, modules,

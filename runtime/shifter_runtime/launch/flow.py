@@ -21,6 +21,7 @@ from .. import command, config as configmod, environment, imagespec, meta as met
 from .. import modules as modulesmod, options as optionsmod, state, volumes as volmod
 from ..errors import ImageError, ShifterError
 from . import enter, execute
+from .prepared import read_state
 
 NOT_ROOT = ("shifter: root may not run shifter (run it as the user; root prepares "
             "containers with setupRoot)")
@@ -54,14 +55,6 @@ def _image_meta(config: configmod.UdiRootConfig, spec: imagespec.ImageSpec,
         return metamod.ImageMeta(format="VFS"), spec.tag
     meta = metamod.load_meta(metamod.meta_file(config.image_path, ident))
     return meta, metamod.image_file(config.image_path, ident, meta.format)
-
-
-def _read_state(udi_mount: str) -> bytes | None:
-    try:
-        with open(f"{udi_mount}/{state.STATE_FILE}", "rb") as f:
-            return f.read()
-    except OSError:
-        return None
 
 
 def launch(argv: list[str], environ: dict[str, str]) -> int:
@@ -102,7 +95,7 @@ def launch(argv: list[str], environ: dict[str, str]) -> int:
         modules=active, config=config)
     request = state.ContainerState(ident, user.pw_name, volmod.volume_signature(volumes),
                                    modulesmod.modules_signature(active))
-    prepared = state.matches(_read_state(config.udi_mount), request)
+    prepared = state.matches(read_state(f"{config.udi_mount}/{state.STATE_FILE}"), request)
     highest_cap = enter.last_cap()
     if opts.verbose:
         how = "prepared container" if prepared else "private container (squashfuse)"

@@ -35,7 +35,7 @@ import posix
 import sys
 
 from ..launchenv import IMAGE_ENV, IMAGE_REQUEST_ENV, IMAGE_TYPE_ENV, MODULE_ENV, VOLUME_ENV
-from ..launchenv import apply_edits, caller_base, config_path, first_set
+from ..launchenv import Edit, apply_edits, caller_base, config_path, first_set
 
 PLAN_DIR = "/run/shifter/launch"
 VERSION = 1
@@ -104,14 +104,14 @@ def accepts(plan: dict, argv: list[str], environ: dict[str, str], uid: int) -> s
 
 
 def encode_plan(*, config_path: str, udi_mount: str, state_file: str, state: bytes, uid: int,
-                image: str, edits: list[tuple[str, str, str]]) -> bytes | None:
+                image: str, edits: list[Edit]) -> bytes | None:
     """The plan's bytes; None when ``config_path`` cannot be read."""
     identity = config_identity(config_path)
     if identity is None:
         return None
     return marshal.dumps({"version": VERSION, "config": identity, "udi_mount": udi_mount,
                           "state_file": state_file, "state": state, "uid": uid, "image": image,
-                          "edits": [tuple(e) for e in edits]})
+                          "edits": edits})
 
 
 def write_plan(config_path: str, data: bytes | None) -> None:
@@ -152,7 +152,8 @@ def _environ() -> dict[str, str]:
             for k, v in posix.environ.items()}
 
 
-def _state(path: str) -> bytes | None:
+def read_state(path: str) -> bytes | None:
+    """A container's state file without a trailing newline; None when it cannot be read."""
     try:
         fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
     except OSError:
@@ -176,7 +177,7 @@ def try_prepared(argv: list[str], environ: dict[str, str]) -> int | None:
     request = accepts(plan, argv, environ, uid)
     if request is None or config_identity(conf) != plan["config"]:
         return None
-    if _state(plan["state_file"]) != plan["state"]:
+    if read_state(plan["state_file"]) != plan["state"]:
         return None
     try:
         cwd = posix.getcwd()
