@@ -98,7 +98,7 @@ def test_commands_import_neither_inspect_nor_typing(modules):
         "      sep='; ')\n",
         setup="import shifter_runtime.cli\n")  # installs the stand-ins, as every command does
     assert out.strip() == ("[]; light stand-in for typing; light stand-in for "
-                                   "dataclasses; light stand-in for gettext")
+                           "dataclasses; light stand-in for gettext")
 
 
 def test_pure_records_work_under_the_stand_ins():
@@ -112,7 +112,7 @@ def test_pure_records_work_under_the_stand_ins():
         "print(o.env, o.image, o.args, c.udi_mount, [v.target for v in c.site_fs],\n"
         "      ContainerState('i', 'u').to_json())\n")
     assert out.strip() == ("[('A', '1')] id:x ['ls'] /u ['/home'] "
-                                   '{"identifier":"i","user":"u","volMap":"","modules":""}')
+                           '{"identifier":"i","user":"u","volMap":"","modules":""}')
 
 
 def test_other_names_fall_back_to_the_real_modules():
@@ -122,7 +122,7 @@ def test_other_names_fall_back_to_the_real_modules():
         "print(Callable, Mapping.__module__, dataclasses.fields.__module__,\n"
         "      gettext.translation.__module__)\n")
     assert out.split() == ["typing.Callable", "collections.abc", "dataclasses",
-                                   "gettext"]
+                           "gettext"]
 
 
 def test_getopt_and_argparse_work_without_translations():
