@@ -1,4 +1,5 @@
-"""Where the test bed keeps its state (run dir) and slow artefacts (cache dir)."""
+"""Where the test bed keeps its state (run dir) and slow artefacts (cache dir), and
+which installed Shifter the tests run (prefix)."""
 from __future__ import annotations
 
 import os
@@ -6,6 +7,8 @@ from pathlib import Path
 
 DEFAULT_RUN = "/run/shifter-testbed"
 DEFAULT_CACHE = "/var/cache/shifter-tests"
+# The installed Shifter the integration tests run (``SHIFTER_TEST_PREFIX``).
+PREFIX = Path(os.environ.get("SHIFTER_TEST_PREFIX", "/opt/shifter"))
 
 
 def run_dir(*parts: str) -> Path:

@@ -5,7 +5,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-PLUGIN = "/opt/shifter/lib/shifter_slurm.so"
+from testbed.paths import PREFIX
+
+PLUGIN = f"{PREFIX}/lib/shifter_slurm.so"
+SHIFTER = f"{PREFIX}/bin/shifter"
 MEMORY_CGROUP = "/sys/fs/cgroup/memory"
 USER = "shifteruser"
 
@@ -56,7 +59,7 @@ def write_config(base: Path, image_dir: Path) -> Path:
 udiMount={base}/udiMount
 loopMount={base}/loopMount
 imagePath={image_dir}
-udiRootPath=/opt/shifter
+udiRootPath={PREFIX}
 etcPath={etc}
 modprobePath=/sbin/modprobe
 insmodPath=/sbin/insmod

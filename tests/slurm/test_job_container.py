@@ -4,10 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from slurmsite import MEMORY_CGROUP, USER
+from slurmsite import MEMORY_CGROUP, PREFIX, SHIFTER, USER
 
 pytestmark = [pytest.mark.slurm, pytest.mark.integration]
-SHIFTER = "/opt/shifter/bin/shifter"
 
 
 def wait_for(pred, what, timeout=30.0):
@@ -37,7 +36,7 @@ def test_exclusive_job_runs_in_the_prepared_container(cluster, site, user_dir, t
     (user_dir / "probe.py").write_text(PLAN_PROBE)
     script = (f"{SHIFTER} cat /etc/os-release /var/hostsfile; grep -c . /proc/mounts; "
               f"test -d {job_cgroup(uid, '$SLURM_JOB_ID')} && echo CGROUP; "
-              f"/opt/shifter/venv/bin/python3 -I {user_dir}/probe.py")
+              f"{PREFIX}/venv/bin/python3 -I {user_dir}/probe.py")
     job = cluster.run(["sbatch", "--parsable", "--exclusive", "-o", str(out), f"--image=id:{site.busybox}",
                        "--wrap", f"srun bash -c '{script}'"], user=USER, check=True).stdout.strip()
     assert cluster.wait_job(job) == "COMPLETED", out.read_text() if out.exists() else "no output"
@@ -151,7 +150,7 @@ def test_volumes_and_modules_given_at_submission_are_in_the_container(cluster, s
 
 def test_stale_container_is_replaced_not_reused(cluster, site, test_users):
     user = test_users[0]
-    setup = ["/opt/shifter/bin/setupRoot", "-c", str(site.config), "-U", str(user.uid), "-G", str(user.gid),
+    setup = [f"{PREFIX}/bin/setupRoot", "-c", str(site.config), "-U", str(user.uid), "-G", str(user.gid),
              "-u", user.name, "-N", "stale/1", "id", site.busybox]
     made = cluster.run(setup)
     assert made.returncode == 0, made.stderr
@@ -162,7 +161,7 @@ def test_stale_container_is_replaced_not_reused(cluster, site, test_users):
         assert proc.stdout.split() == [cluster.nodes[0]] * len(proc.stdout.split()), "the stale container was reused"
         assert "removing the stale container" in cluster.log_paths["slurmd-" + cluster.nodes[0]].read_text()
     finally:
-        cluster.run(["/opt/shifter/bin/unsetupRoot", "-c", str(site.config)])
+        cluster.run([f"{PREFIX}/bin/unsetupRoot", "-c", str(site.config)])
 
 
 def test_extern_cgroup_puts_the_container_sshd_in_the_extern_step(slurm, site, user_dir):

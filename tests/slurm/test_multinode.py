@@ -3,10 +3,9 @@ import subprocess
 
 import pytest
 
-from slurmsite import USER, write_config
+from slurmsite import PLUGIN, SHIFTER, USER, write_config
 
 pytestmark = [pytest.mark.slurm, pytest.mark.multinode, pytest.mark.integration]
-SHIFTER = "/opt/shifter/bin/shifter"
 
 
 @pytest.fixture
@@ -23,7 +22,7 @@ def mn_cluster(request, multinode, image_dir, test_users):
     # /var/udiMount and /var/udiLoopMount are per-node bind mounts: use a directory inside each
     text = text.replace(f"udiMount={base}/udiMount", "udiMount=/var/udiMount/c")
     config.write_text(text.replace(f"loopMount={base}/loopMount", "loopMount=/var/udiLoopMount/c"))
-    line = f"required /opt/shifter/lib/shifter_slurm.so shifter_config={config} memory_cgroup=/sys/fs/cgroup/memory"
+    line = f"required {PLUGIN} shifter_config={config} memory_cgroup=/sys/fs/cgroup/memory"
     cluster = multinode(plugstack_lines=[line + (" enable_sshd=1" if sshd else "")])
     for node in cluster.nodes:
         for mnt in ("var/udiMount/c", "var/udiLoopMount/c"):

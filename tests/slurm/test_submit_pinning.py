@@ -1,5 +1,4 @@
 """Submit-time pinning: the tag is resolved through the real gateway as the user, once."""
-import json
 import os
 import shutil
 import subprocess
@@ -9,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from slurmsite import USER, Site, write_config
+from slurmsite import SHIFTER, USER, Site, write_config
 
 pytestmark = [pytest.mark.slurm, pytest.mark.integration]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "imagegw_service"))
-SHIFTER = "/opt/shifter/bin/shifter"
 
 
 @pytest.fixture

@@ -22,8 +22,10 @@ from typing import Any
 
 import requests
 
+from testbed.paths import PREFIX
+
 REPO = Path(__file__).resolve().parents[3]
-PY = "/opt/shifter/venv/bin/python"
+PY = f"{PREFIX}/venv/bin/python"
 GW_USER = "shiftergw"
 SRC_PATH = f"{REPO}/imagegw:{REPO}/runtime"
 
@@ -78,7 +80,7 @@ class Gateway:
         cfg.write_text(json.dumps(self.config, indent=1))
         cfg.chmod(0o644)
         log = open(self.root / "gateway.log", "ab")
-        env = {"PATH": "/opt/shifter/bin:/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": SRC_PATH,
+        env = {"PATH": f"{PREFIX}/bin:/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": SRC_PATH,
                "HOME": "/tmp"}
         self.proc = subprocess.Popen(
             [PY, "-m", "shifter_imagegw.serve", "-c", str(cfg), "-b", f"127.0.0.1:{self.port}",

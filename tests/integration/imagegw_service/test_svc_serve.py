@@ -6,6 +6,7 @@ import subprocess
 import pytest
 
 from gwtest import PY, SRC_PATH
+from testbed.paths import PREFIX
 
 pytestmark = pytest.mark.integration
 
@@ -66,11 +67,11 @@ def test_start_up_sweeps_leftovers_of_a_killed_gateway(gateway_factory, gw_root,
 def test_installed_systemd_unit_verifies():
     """The unit install.sh puts in <prefix>/share/systemd passes systemd's own checks and
     starts the installed gateway as the unprivileged service user."""
-    unit = "/opt/shifter/share/systemd/shifter-imagegw.service"
+    unit = f"{PREFIX}/share/systemd/shifter-imagegw.service"
     done = subprocess.run(["systemd-analyze", "verify", unit], capture_output=True, text=True)
     assert (done.returncode, done.stderr) == (0, ""), done.stderr
     settings = dict(line.split("=", 1) for line in open(unit).read().splitlines()
                     if "=" in line and not line.startswith("#"))
     assert settings["User"] == "shiftergw" and settings["NoNewPrivileges"] == "yes"
-    assert settings["ExecStart"].split()[0] == "/opt/shifter/bin/shifter-imagegw"
+    assert settings["ExecStart"].split()[0] == f"{PREFIX}/bin/shifter-imagegw"
     assert settings["CapabilityBoundingSet"] == ""

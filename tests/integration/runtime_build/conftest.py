@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from testbed.paths import PREFIX
+
 REPO = Path(__file__).resolve().parents[3]
 BUSYBOX = "/bin/busybox"
 APPLETS = ("sh", "ls", "cat", "id", "true", "stat", "touch", "mkdir", "echo", "readlink",
@@ -120,7 +122,7 @@ class Site:
     def write_conf(self, **overrides: str) -> None:
         keys = {
             "udiMount": str(self.udi), "loopMount": str(self.loop),
-            "imagePath": str(self.images.path), "udiRootPath": "/opt/shifter",
+            "imagePath": str(self.images.path), "udiRootPath": str(PREFIX),
             "etcPath": str(self.etc), "rootfsType": "tmpfs", "allowLibcPwdCalls": "1",
             "populateEtcDynamically": "1", "maxGroupCount": "31",
             "mountUdiRootWritable": "1", "siteFs": "/home:/home",

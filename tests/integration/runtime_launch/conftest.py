@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-PREFIX = Path(os.environ.get("SHIFTER_TEST_PREFIX", "/opt/shifter"))
+from testbed.paths import PREFIX
+
 BUSYBOX = "/bin/busybox"
 APPLETS = ("sh", "id", "cat", "echo", "ls", "touch", "grep", "pwd", "env", "readlink",
            "head", "true", "false", "test", "mkdir", "stat")

@@ -265,9 +265,8 @@ def test_installed_bytecode_is_complete_and_unchecked():
     """Users cannot write ``__pycache__``: a missing ``.pyc`` is compiled on every launch
     (about 15 ms), and a timestamp-checked one costs a stat per import."""
     import importlib.util
-    from pathlib import Path
-    prefix = Path(os.environ.get("SHIFTER_TEST_PREFIX", "/opt/shifter"))  # as conftest.PREFIX
-    site = next((prefix / "venv/lib").glob("python3*/site-packages"))
+    from testbed.paths import PREFIX
+    site = next((PREFIX / "venv/lib").glob("python3*/site-packages"))
     sources = [p for pkg in ("shifter_runtime", "shifter_slurm", "shifter_imagegw")
                for p in (site / pkg).rglob("*.py")]
     assert len(sources) > 50
