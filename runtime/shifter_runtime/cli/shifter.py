@@ -31,8 +31,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def os_error_line(err: OSError) -> str:
     """The one line an ``OSError`` of the launch prints."""
-    where = f" {err.filename}" if err.filename else ""
-    return f"shifter:{where}: {err.strerror}"
+    where = f" {err.filename}:" if err.filename else ""
+    return f"shifter:{where} {err.strerror}"
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from ..launchenv import Edit, apply_edits, caller_base, config_path, first_set
 PLAN_DIR = "/run/shifter/launch"
 VERSION = 1
 _MAX_BYTES = 1 << 20
+_REGULAR = 0o100000  # S_IFREG, and no write bit for group or others
 
 
 def plan_file(config_path: str) -> str:
@@ -58,14 +59,16 @@ def config_identity(config_path: str) -> tuple[int, ...] | None:
 
 def load_plan(config_path: str) -> dict | None:
     """The plan for ``config_path``; None when there is none, or it is not root's
-    (owned by root, not writable by group or others) or not a plan of this version."""
+    (a regular file owned by root, not writable by group or others) or not a
+    plan of this version."""
     try:
-        fd = posix.open(plan_file(config_path), posix.O_RDONLY | posix.O_NOFOLLOW | posix.O_CLOEXEC)
+        fd = posix.open(plan_file(config_path),  # O_NONBLOCK: a fifo must not hang shifter
+                      posix.O_RDONLY | posix.O_NOFOLLOW | posix.O_NONBLOCK | posix.O_CLOEXEC)
     except OSError:
         return None
     try:
         st = posix.fstat(fd)
-        if st.st_uid != 0 or st.st_mode & 0o022:
+        if st.st_mode & 0o170022 != _REGULAR or st.st_uid != 0:
             return None
         data = posix.read(fd, _MAX_BYTES)
     finally:

@@ -124,3 +124,27 @@ def test_anything_the_plan_does_not_cover_takes_the_full_launch(site, user, why)
     expected = {"module-env": "on\n/tmp\n", "option": "\n/\n"}.get(why, "\n/tmp\n")
     assert ran.stdout == expected
     site.unsetup()
+
+
+def test_a_plan_that_cannot_be_written_costs_only_speed(site, user):
+    """setupRoot and unsetupRoot warn in one line each and carry on; ``shifter``
+    takes the full launch into the same container.  (A directory in the plan's
+    place stands for an unwritable /run: it blocks only this site's plan.)"""
+    bb = site.images.ids["plain"]
+    blocker = Path(plan_file(str(site.conf)))
+    blocker.mkdir(parents=True)
+    try:
+        done = site.setup("-u", user.name, "id", bb)
+        warned = done.stderr.splitlines()
+        assert len(warned) == 2 and all(
+            line.startswith(f"setupRoot: warning: launch plan: [Errno 21] Is a directory: '{blocker}")
+            and line.endswith("; shifter takes the full launch") for line in warned), done.stderr
+        ran, modules = run_entry(site, user, "/bin/sh", "-c", "id -u; pwd",
+                                 SHIFTER_IMAGETYPE="id", SHIFTER_IMAGE=bb)
+        assert (ran.returncode, ran.stdout) == (0, f"{user.uid}\n/tmp\n"), ran.stderr
+        assert "shifter_runtime.config" in modules
+        done = site.unsetup()
+        assert done.stderr == f"unsetupRoot: warning: launch plan: [Errno 21] Is a directory: '{blocker}'\n"
+        assert site.mounts() == []
+    finally:
+        blocker.rmdir()

@@ -106,7 +106,7 @@ def test_written_plans_load_back_and_configs_are_identified(plan_dir, tmp_path):
 
 
 @pytest.mark.parametrize("damage", ["not-root", "group-writable", "garbage", "old-version",
-                                    "symlink"])
+                                    "symlink", "directory", "fifo"])
 def test_plans_that_are_not_roots_or_not_plans_are_ignored(plan_dir, tmp_path, damage):
     if os.geteuid() != 0 and damage != "garbage":
         pytest.skip("needs root to make root-owned plans")
@@ -126,4 +126,7 @@ def test_plans_that_are_not_roots_or_not_plans_are_ignored(plan_dir, tmp_path, d
     elif damage == "symlink":
         os.rename(path, f"{path}.real")
         os.symlink(f"{path}.real", path)
+    elif damage in ("directory", "fifo"):  # root's, but not a file: no read (a fifo would block)
+        os.unlink(path)
+        os.mkdir(path, 0o755) if damage == "directory" else os.mkfifo(path, 0o644)
     assert planmod.load_plan(conf) is None
