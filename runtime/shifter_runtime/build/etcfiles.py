@@ -101,14 +101,26 @@ def filter_group(text: str, user: str, max_groups: int) -> str:
     return "".join(out)
 
 
-def hostsfile_text(nodespec: str) -> str:
-    """Upstream's node spec ``"host1/16 host2/16"`` -> each host once per task, a line each."""
-    lines = []
+MAX_TASKS = 1 << 22  # /var/hostsfile lines: about 9,000 nodes of 128 tasks fit in one argv string
+
+
+def parse_nodespec(nodespec: str) -> list[tuple[str, int]]:
+    """Upstream's node spec ``"host1/16 host2/16"`` -> ``[(host, tasks), ...]``."""
+    entries, total = [], 0
     for item in nodespec.split():
         host, sep, count = item.partition("/")
-        if not sep or not _valid_host(host) or not count.isdigit() or int(count) < 1:
+        if not sep or not _valid_host(host) or not (count.isascii() and count.isdigit()) \
+                or int(count) < 1:
             raise BuildError(f"node spec {nodespec!r}: bad entry {item!r} (want host/tasks)")
-        lines.extend([host] * int(count))
-    if not lines:
+        total += int(count)
+        if total > MAX_TASKS:
+            raise BuildError(f"node spec: more than {MAX_TASKS} tasks in all")
+        entries.append((host, int(count)))
+    if not entries:
         raise BuildError(f"node spec {nodespec!r}: no hosts")
-    return "".join(f"{h}\n" for h in lines)
+    return entries
+
+
+def hostsfile_text(nodespec: str) -> str:
+    """The ``/var/hostsfile`` of a node spec: each host once per task, a line each."""
+    return "".join(f"{host}\n" * count for host, count in parse_nodespec(nodespec))

@@ -64,9 +64,17 @@ def parse_args(argv: list[str]) -> Args:
             setattr(args, "uid" if opt == "-U" else "gid", int(value))
         elif opt == "-v":
             args.volumes.append(value)
+        elif opt == "-N":
+            from ..build.etcfiles import parse_nodespec
+            from ..errors import ShifterError
+            try:
+                parse_nodespec(value)
+            except ShifterError as err:
+                raise UsageError(f"-N: {err}") from None
+            args.nodespec = value
         else:
             name = {"-V": "verbose", "-c": "config", "-s": "ssh_pubkey", "-u": "user",
-                    "-N": "nodespec", "-m": "modules"}[opt]
+                    "-m": "modules"}[opt]
             setattr(args, name, True if opt == "-V" else value)
     return args
 
@@ -143,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parse_args(sys.argv[1:] if argv is None else argv)
     except UsageError as err:
-        print(f"setupRoot: {err}\n{USAGE}", file=sys.stderr)
+        print(f"setupRoot: {err} (setupRoot -h: usage)", file=sys.stderr)
         return 2
     os.environ.clear()
     os.environ["PATH"] = SAFE_PATH

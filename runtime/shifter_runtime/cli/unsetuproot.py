@@ -18,11 +18,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         opts, rest = getopt.getopt(sys.argv[1:] if argv is None else argv, "c:h")
     except getopt.GetoptError as err:
-        print(f"unsetupRoot: {err}\n{USAGE}", file=sys.stderr)
+        print(f"unsetupRoot: {err} (unsetupRoot -h: usage)", file=sys.stderr)
         return 2
-    if rest or ("-h", "") in opts:
-        print(USAGE, file=sys.stderr if rest else sys.stdout)
-        return 2 if rest else 0
+    if ("-h", "") in opts:
+        print(USAGE)
+        return 0
+    if rest:
+        print(f"unsetupRoot: unexpected argument {rest[0]!r} (unsetupRoot -h: usage)",
+              file=sys.stderr)
+        return 2
     cli_config = dict(opts).get("-c")
     os.environ.clear()
     os.environ["PATH"] = "/usr/bin:/usr/sbin:/bin:/sbin"

@@ -113,7 +113,7 @@ def test_hostsfile_from_node_spec(site, user):
 def test_bad_node_spec_fails_cleanly(site, user):
     done = site.setup("-u", user.name, "-N", "nid1", "id", site.images.ids["plain"],
                       check=False)
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert "node spec" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert site.mounts() == []
 

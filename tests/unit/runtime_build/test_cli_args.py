@@ -23,13 +23,20 @@ def test_all_options():
     (["-U", "x", "id", "a"], "-U x: not a number"),
     (["-Q", "id", "a"], "option -Q not recognized"),
     (["id", "a", "extra"], "expected <imageType>"),
+    (["-N", "nid1/99999999999999999999", "id", "a"], "-N: node spec: more than 4194304 tasks"),
+    (["-N", "nid1/2 nid2", "id", "a"], "-N: node spec 'nid1/2 nid2': bad entry 'nid2'"),
 ])
-def test_bad_usage_exits_2_with_one_message(argv, message, capsys):
+def test_bad_usage_exits_2_with_one_line(argv, message, capsys):
+    """Checked before anything is built; the line ends with where usage is shown."""
     assert setuproot.main(argv) == 2
     err = capsys.readouterr().err
-    assert message in err and err.startswith("setupRoot: ")
+    assert err.startswith(f"setupRoot: {message}") and err.endswith(" (setupRoot -h: usage)\n")
+    assert err.count("\n") == 1
 
 
-def test_unsetuproot_rejects_operands(capsys):
-    assert unsetuproot.main(["junk"]) == 2
-    assert "usage: unsetupRoot" in capsys.readouterr().err
+@pytest.mark.parametrize("argv, message", [
+    (["junk"], "unexpected argument 'junk'"), (["-x"], "option -x not recognized"),
+    (["-c"], "option -c requires argument")])
+def test_unsetuproot_bad_usage_is_one_line(argv, message, capsys):
+    assert unsetuproot.main(argv) == 2
+    assert capsys.readouterr().err == f"unsetupRoot: {message} (unsetupRoot -h: usage)\n"

@@ -40,7 +40,8 @@ def test_hostsfile_repeats_each_host_per_task():
 
 
 @pytest.mark.parametrize("spec", ["nid1", "nid1/0", "nid1/x", "/3", "", "a b/1", "-x/1",
-                                  "host;rm/1"])
+                                  "host;rm/1", "nid1/\u00b2", "nid1/99999999999999999999",
+                                  "nid1/4194304 nid2/1"])
 def test_hostsfile_bad_spec_names_the_entry(spec):
     with pytest.raises(BuildError, match="node spec"):
         hostsfile_text(spec)
