@@ -25,7 +25,7 @@ from pathlib import Path
 from .flatten import FlattenError
 from .metafile import ImageMeta
 from .layercache import LayerCache
-from .publish import PARTIAL_NAME, LocalPublisher, PublishError, Publisher
+from .publish import PARTIAL_GRACE_S, PARTIAL_NAME, LocalPublisher, PublishError, Publisher
 from .reference import ImageRef, Location, ReferenceError, parse_reference
 from .registry import RegistryClient, RegistryError
 from .squashfs import ConversionError, ConverterOptions, convert_layers, last_line, unpack_squashfs
@@ -220,13 +220,14 @@ def _convert_and_publish(image_id: str, layers: list[Path], meta: ImageMeta, exp
 
 
 def sweep_leftovers(expand_dir: Path | str, image_dirs: Iterable[Path | str] = (),
-                    grace_s: float = 3600.0) -> list[Path]:
+                    grace_s: float = PARTIAL_GRACE_S) -> list[Path]:
     """Start-up cleanup of what a killed gateway left; call before any job runs.
 
     Everything in ``expand_dir`` goes: it is this gateway's scratch (``*.convert``/``*.import``
     work dirs, ``import.*`` archive copies).  In each local ``image_dirs`` only the hidden
     ``.partial`` files of :class:`LocalPublisher` older than ``grace_s`` go, since another
-    gateway may be publishing into a shared imageDir.  Symlinks are removed, never followed.
+    gateway may be publishing into a shared imageDir (remote imageDirs are swept by each
+    remote publish).  Symlinks are removed, never followed.
     Returns what was removed.
     """
     cutoff = time.time() - grace_s

@@ -21,6 +21,8 @@ from .metafile import ImageMeta
 
 # LocalPublisher's temporary names: ``.<id>.<squashfs|meta>.<mkstemp's 8 chars>.partial``
 PARTIAL_NAME = re.compile(r"\.[0-9a-f]+\.\w+\.\w{8}\.partial")
+# A ``.partial`` file this old belongs to no live publish: a killed gateway left it.
+PARTIAL_GRACE_S = 3600
 
 
 class PublishError(Exception):
@@ -209,11 +211,18 @@ class RemotePublisher(Publisher):
         q_tmp, q_final = shlex.quote(tmp), shlex.quote(final)
         if res.returncode == 0:
             acl = f" && setfacl --set u::rw,g::r,o::-,{acl_spec(meta)} {q_tmp}" if meta.private else ""
-            res = self._ssh(f"chmod {file_mode(meta):o} {q_tmp}{acl} && mv -f {q_tmp} {q_final}")
+            res = self._ssh(f"chmod {file_mode(meta):o} {q_tmp}{acl} && mv -f {q_tmp} {q_final}"
+                            f" && {self._sweep_command()}")
         if res.returncode != 0:
             self._ssh(f"rm -f {q_tmp}")
             self._check(res, f"copying {name}")
         return Path(final)
+
+    def _sweep_command(self) -> str:
+        """Shell that removes the ``.partial`` files a killed gateway left in imageDir (the
+        start-up sweep covers local dirs only), never failing the publish it follows."""
+        return (f"{{ find {shlex.quote(self.image_dir)} -maxdepth 1 -type f -name '.*.partial' "
+                f"-mmin +{PARTIAL_GRACE_S // 60} -delete 2>/dev/null; true; }}")
 
     def publish(self, image_id: str, image: Path, meta: ImageMeta, *, expand_dir: Path) -> tuple[Path, Path]:
         final = self._put(image, f"{image_id}.{self.fmt}", meta)

@@ -1,6 +1,7 @@
 """``accesstype: remote``: publish through ssh/scp with a key to a real sshd on 127.0.0.1."""
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
@@ -56,10 +57,16 @@ def publisher(sshd, image_dir: Path) -> RemotePublisher:
 def test_remote_publish_then_meta_only(images, sshd, tmp_path):
     remote = tmp_path / "remote-images"
     remote.mkdir()
+    old, young = remote / ".x.squashfs.77.0a0b0c0d.partial", remote / ".y.meta.78.0e0f0a0b.partial"
+    for leftover in (old, young):
+        leftover.write_text("x")
+    os.utime(old, (1, 1))  # a killed gateway's: it goes; a live publish's (young) stays
     pub = publisher(sshd, remote)
     image = pull_image(PullRequest(images["busybox"]), cache_dir=tmp_path / "cache", expand_dir=tmp_path / "exp",
                        image_dir=pub)
     assert image.id == build("busybox").image_id
+    assert young.exists() and not old.exists()
+    young.unlink()
     assert sorted(p.name for p in remote.iterdir()) == sorted([f"{image.id}.squashfs", f"{image.id}.meta"])
     assert (remote / f"{image.id}.squashfs").stat().st_mode & 0o777 == 0o644
     assert (remote / f"{image.id}.meta").read_text().startswith("FORMAT: squashfs\n")
