@@ -207,8 +207,10 @@ def _login(client: GatewayClient, system: str, location: str, socket_path: str |
 def run(argv: list[str] | None, out: TextIO = sys.stdout) -> int:
     args = _parser().parse_args(argv)
     site = _site(args.config)
-    if not site.image_gateway or not site.system:
-        raise UsageError("udiRoot.conf: imageGateway and system must be set")
+    if not site.image_gateway:
+        raise UsageError(f"no imageGateway configured in {site.path}")
+    if not site.system:
+        raise UsageError(f"no 'system' configured in {site.path}")
     system = site.system
     socket_path = os.environ.get("SHIFTER_MUNGE_SOCKET") or None
     client = GatewayClient(site.image_gateway, site.gateway_timeout, munge_socket=socket_path)
