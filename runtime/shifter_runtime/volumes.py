@@ -17,7 +17,9 @@ Decisions that differ from upstream (deliberately, all stricter):
   ``/dev`` and ``/proc``; its code forgot);
 * a target given twice in one map is an error;
 * ``perNodeCacheSizeLimit`` and ``perNodeCacheAllowedFsType`` are enforced by
-  :func:`check_per_node_cache` (upstream parses them and ignores them).
+  :func:`check_per_node_cache` (upstream parses them and ignores them);
+* a ``perNodeCache`` size below mkfs.xfs's minimum (300 MiB) is refused here
+  rather than by ``mkfs.xfs`` during the build.
 
 The *signature* of a user map (:func:`volume_signature`) is upstream's
 ``volMap`` string written in ``var/shifterConfig.json``: canonical entries
@@ -32,6 +34,8 @@ from .errors import VolumeError
 FLAG_ORDER = ("ro", "rec", "slave", "private")
 USER_FLAGS = frozenset({"ro", "pernodecache"})
 DEFAULT_PNC_BS = 1 << 20
+XFS_MIN_SIZE = 300 << 20  # mkfs.xfs: "Filesystem must be larger than 300MB."
+MAX_BYTES = (1 << 63) - 1  # the largest file size (off_t)
 _PATH_CHARS = frozenset(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-/")
 _BYTE_SUFFIX = {"b": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5, "e": 6}
@@ -97,7 +101,8 @@ def parse_bytes(text: str) -> int:
     """Parse ``<number>[b|k|m|g|t|p|e]`` (powers of 1024, case-insensitive).
 
     A trailing ``b``/``ib`` after a multiplier is accepted (``10GB``,
-    ``10GiB``).  Raises ValueError with a one-line message.
+    ``10GiB``); at most :data:`MAX_BYTES`.  Raises ValueError with a one-line
+    message.
     """
     raw = text.strip()
     low = raw.lower()
@@ -113,8 +118,15 @@ def parse_bytes(text: str) -> int:
     if not (whole.isdigit() and whole.isascii()) or \
             (dot and not (frac.isdigit() and frac.isascii())):
         raise ValueError(f"invalid size '{raw}'")
-    return int(float(low) * (1024 ** power)) if dot \
+    too_large = ValueError(f"size '{raw}' is too large (at most {MAX_BYTES} "
+                           f"bytes)")
+    if len(whole.lstrip("0")) > len(str(MAX_BYTES)):
+        raise too_large
+    value = int(float(low) * (1024 ** power)) if dot \
         else int(whole) * (1024 ** power)
+    if value > MAX_BYTES:
+        raise too_large
+    return value
 
 
 def normalize_path(path: str, what: str, entry: str) -> str:
@@ -207,6 +219,10 @@ def _parse_pnc(text: str, entry: str) -> PerNodeCache:
         raise VolumeError(
             f"volume '{entry}': perNodeCache fs '{fstype}' unsupported "
             f"(only xfs)")
+    if size < XFS_MIN_SIZE:
+        raise VolumeError(
+            f"volume '{entry}': perNodeCache size {size} is below the xfs "
+            f"minimum of 300 MiB ({XFS_MIN_SIZE} bytes)")
     return PerNodeCache(size=size, bs=bs, method=method, fstype=fstype)
 
 

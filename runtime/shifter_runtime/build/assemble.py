@@ -7,7 +7,7 @@ from ..kernel import mounts
 from ..state import STATE_FILE
 from . import etc_setup
 from .binds import mount_site, mount_user
-from .image_mount import mount_image
+from .image_mount import make_mount_point, mount_image
 from .merge import merge_image
 from .rootfs import RootFs, copy_tree, make_readable
 from .spec import BuildError, BuildSpec
@@ -45,7 +45,7 @@ def build_container(spec: BuildSpec) -> None:
 
 
 def _build_root(spec: BuildSpec, image: str) -> None:
-    os.makedirs(spec.udi_mount, mode=0o755, exist_ok=True)
+    make_mount_point(spec.udi_mount, "udiMount")
     _mount_rootfs(spec)
     root = RootFs(spec.udi_mount)
     try:

@@ -137,7 +137,6 @@ def mount_per_node_cache(root: RootFs, spec: BuildSpec, cache: PerNodeCache, tfd
     """A fresh XFS of ``cache.size`` bytes on a loop device, owned by the user; the
     backing file is unlinked at once so it vanishes with the mount."""
     import socket
-    import subprocess
     import tempfile
     user = spec.user
     if cache.fstype not in spec.per_node_cache_fs_types:
@@ -149,17 +148,17 @@ def mount_per_node_cache(root: RootFs, spec: BuildSpec, cache: PerNodeCache, tfd
     if not spec.per_node_cache_path or user.uid == 0 or user.gid == 0:
         raise BuildError(f"{where}: perNodeCache needs perNodeCachePath and a non-root user")
     prefix = f"perNodeCache_uid{user.uid}_gid{user.gid}_{socket.gethostname()}.{cache.fstype}."
-    fd, backing = tempfile.mkstemp(prefix=prefix, dir=spec.per_node_cache_path)
+    try:
+        fd, backing = tempfile.mkstemp(prefix=prefix, dir=spec.per_node_cache_path)
+    except OSError as exc:
+        raise BuildError(f"{where}: perNodeCachePath {spec.per_node_cache_path}: "
+                         f"{exc.strerror}") from None
     try:
         try:
             os.ftruncate(fd, cache.size)
         finally:
             os.close(fd)
-        mkfs = spec.mkfs_xfs_path or "mkfs.xfs"
-        made = subprocess.run([mkfs, "-q", "-f", backing], capture_output=True, text=True)
-        if made.returncode != 0:
-            raise BuildError(f"{where}: mkfs.xfs failed: "
-                             f"{(made.stderr.strip().splitlines() or ['?'])[-1]}")
+        _make_xfs(spec.mkfs_xfs_path, backing, where)
         device = loop.attach_loop(backing, read_only=False)
         try:
             mounts.mount_new(cache.fstype, tfd, mounts.MOUNT_ATTR_NOSUID | mounts.MOUNT_ATTR_NODEV,
@@ -177,3 +176,19 @@ def mount_per_node_cache(root: RootFs, spec: BuildSpec, cache: PerNodeCache, tfd
     finally:
         os.unlink(backing)
 
+
+def _make_xfs(program: str | None, backing: str, where: str) -> None:
+    """Format ``backing`` with ``mkfsXfsPath`` (else ``mkfs.xfs`` from PATH); a failure
+    reports the program, or mkfs's first stderr line (the rest is its usage text)."""
+    import subprocess
+    mkfs = program or "mkfs.xfs"
+    try:
+        made = subprocess.run([mkfs, "-q", "-f", backing], capture_output=True, text=True,
+                              errors="replace")
+    except OSError as exc:
+        what = f"mkfsXfsPath {program}" if program else "mkfs.xfs (mkfsXfsPath unset)"
+        raise BuildError(f"{where}: {what}: {exc.strerror}") from None
+    if made.returncode != 0:
+        lines = [line.strip() for line in made.stderr.splitlines() if line.strip()]
+        why = lines[0] if lines else f"exit status {made.returncode}"
+        raise BuildError(f"{where}: {mkfs} failed: {why}")

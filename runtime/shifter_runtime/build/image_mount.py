@@ -9,6 +9,18 @@ from .spec import BuildError, ImageSource
 LOOP_FORMATS = {"squashfs": "squashfs", "xfs": "xfs"}
 
 
+def make_mount_point(path: str, key: str) -> None:
+    """Create the ``udiMount``/``loopMount`` directory ``path`` (named by ``key``) if it
+    is missing; anything else at that name is a one-line BuildError."""
+    try:
+        os.makedirs(path, mode=0o755, exist_ok=True)
+    except FileExistsError:
+        raise BuildError(f"{key} {path}: exists and is not a directory") from None
+    except OSError as exc:
+        raise BuildError(f"{key} {path}: cannot create the directory: "
+                         f"{exc.strerror}") from None
+
+
 def mount_image(image: ImageSource, target: str) -> str:
     """The image's root directory: a local (``VFS``) image is used where it is; a file
     image is attached to an autoclear, read-only loop device and mounted read-only,
@@ -19,7 +31,7 @@ def mount_image(image: ImageSource, target: str) -> str:
         return image.path
     if image.format not in LOOP_FORMATS:
         raise BuildError(f"image {image.identifier}: unknown image format {image.format!r}")
-    os.makedirs(target, mode=0o755, exist_ok=True)
+    make_mount_point(target, "loopMount")
     try:
         device = loop.attach_loop(image.path, read_only=True)
     except OSError as exc:

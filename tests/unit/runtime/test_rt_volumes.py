@@ -150,10 +150,10 @@ def test_check_target_reapplied_after_resolution():
 # ---- perNodeCache ---------------------------------------------------------
 
 def test_per_node_cache_defaults():
-    mount = parse_entry("/x:/pnc:perNodeCache=size=100M")
-    assert mount.per_node_cache == PerNodeCache(size=100 * 1024 ** 2)
+    mount = parse_entry("/x:/pnc:perNodeCache=size=320M")
+    assert mount.per_node_cache == PerNodeCache(size=320 * 1024 ** 2)
     assert mount.signature() == (
-        "/x:/pnc:perNodeCache=size=104857600,bs=1048576,method=loop,"
+        "/x:/pnc:perNodeCache=size=335544320,bs=1048576,method=loop,"
         "fstype=xfs")
 
 
@@ -229,9 +229,9 @@ def test_parse_bytes_rejects(text):
 # ---- signature ------------------------------------------------------------
 
 def test_signature_sorted_and_joined():
-    mounts = parse_volumes("/z:/c:ro;/a:/b;/m:/pnc:perNodeCache=size=100M")
+    mounts = parse_volumes("/z:/c:ro;/a:/b;/m:/pnc:perNodeCache=size=320M")
     assert volume_signature(mounts) == (
-        "/a:/b;/m:/pnc:perNodeCache=size=104857600,bs=1048576,method=loop,"
+        "/a:/b;/m:/pnc:perNodeCache=size=335544320,bs=1048576,method=loop,"
         "fstype=xfs;/z:/c:ro")
 
 
