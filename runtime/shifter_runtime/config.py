@@ -14,8 +14,12 @@ Decisions (documented, tested):
   with a warning in :attr:`UdiRootConfig.warnings`;
 * repeating a single-valued key keeps the last value, with a warning;
 * an empty value leaves the key unset;
-* booleans must be ``0`` or ``1``; integers must be decimal; paths must be
-  absolute (a trailing ``/`` is dropped); ``udiMount`` and ``loopMount`` may
+* a control character other than tab anywhere in a line (a NUL byte would
+  only fail later, in a system call) is an error;
+* booleans must be ``0`` or ``1``; integers must be decimal and within the
+  key's range; paths must be absolute, without blanks (a trailing ``/`` is
+  dropped); ``imageGateway`` URLs must be http(s) with a host and a valid
+  port; ``udiMount`` and ``loopMount`` may
   not be ``/`` nor nested in each other (``unsetupRoot`` unmounts them
   recursively); ``rootfsType`` is ``tmpfs`` or ``ramfs``;
   ``mountPropagationStyle`` is ``private`` or ``slave``; ``defaultImageType``
@@ -42,6 +46,8 @@ REQUIRED_KEYS = ("udiMount", "loopMount", "imagePath", "udiRootPath",
                  "etcPath", "rootfsType")
 DEPRECATED_KEYS = ("autoLoadKernelModule", "kmodBasePath", "kmodPath",
                    "kmodCacheFile", "optionalSshdAsRoot", "nodeContextPrefix")
+MAX_GATEWAY_TIMEOUT = 86400  # seconds: one day
+MAX_GROUP_COUNT = 65536  # Linux NGROUPS_MAX
 MODULE_SUBKEYS = ("userhook", "roothook", "siteEnv", "siteEnvPrepend",
                   "siteEnvAppend", "siteEnvUnset", "conflict", "siteFs",
                   "copyPath", "enabled")
@@ -106,12 +112,13 @@ class UdiRootConfig:
     per_node_cache_allowed_fs_type: list[str] = field(default_factory=list)
     batch_type: str | None = None
     default_modules: list[str] = field(default_factory=list)
+    default_modules_origin: str = "defaultModules"  # FILE:LINE: defaultModules
     modules: dict[str, ModuleConfig] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
 
-# key -> (attribute, kind); kinds: path, str, bool, int, bytes, words,
-# env, unset, urls, volumes, modlist, rootfs, propagation, imagetype
+# key -> (attribute, kind); kinds: path, str, bool, seconds, count, bytes,
+# words, env, unset, urls, volumes, modlist, rootfs, propagation, imagetype
 _KEYS: dict[str, tuple[str, str]] = {
     "udiMount": ("udi_mount", "path"),
     "loopMount": ("loop_mount", "path"),
@@ -137,13 +144,13 @@ _KEYS: dict[str, tuple[str, str]] = {
     "imageGateway": ("image_gateway", "urls"),
     "system": ("system", "str"),
     "defaultImageType": ("default_image_type", "imagetype"),
-    "gatewayTimeout": ("gateway_timeout", "int"),
+    "gatewayTimeout": ("gateway_timeout", "seconds"),
     "allowLocalChroot": ("allow_local_chroot", "bool"),
     "allowLibcPwdCalls": ("allow_libc_pwd_calls", "bool"),
     "populateEtcDynamically": ("populate_etc_dynamically", "bool"),
     "usersToImport": ("users_to_import", "words"),
     "mountUdiRootWritable": ("mount_udi_root_writable", "bool"),
-    "maxGroupCount": ("max_group_count", "int"),
+    "maxGroupCount": ("max_group_count", "count"),
     "mountPropagationStyle": ("mount_propagation_style", "propagation"),
     "perNodeCachePath": ("per_node_cache_path", "path"),
     "perNodeCacheSizeLimit": ("per_node_cache_size_limit", "bytes"),
@@ -163,6 +170,9 @@ _MODULE_KEYS: dict[str, tuple[str, str]] = {
     "copyPath": ("copy_path", "path"),
     "enabled": ("enabled", "bool"),
 }
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                        "0123456789.-_")
+_INT_MAX = {"seconds": MAX_GATEWAY_TIMEOUT, "count": MAX_GROUP_COUNT}
 _LIST_KINDS = frozenset({"words", "env", "unset", "urls", "volumes",
                          "modlist"})
 
@@ -206,11 +216,15 @@ def _logical_lines(text: str, path: str) -> list[tuple[int, str]]:
     out: list[tuple[int, str]] = []
     pending: list[str] = []
     start = 0
+    key: str | None = None
     lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()
     for number, raw in enumerate(lines, 1):
         line = raw.strip()
+        if not pending:
+            key = _line_key(line)
+        _check_controls(raw, path, number, key)
         if not pending:
             if not line or line.startswith("#"):
                 continue
@@ -227,10 +241,41 @@ def _logical_lines(text: str, path: str) -> list[tuple[int, str]]:
     return out
 
 
+def _line_key(line: str) -> str | None:
+    """The key of a ``key=value`` line, if it is clean enough to print."""
+    key, sep, _ = line.partition("=")
+    key = key.strip()
+    if not sep or not key or key.startswith("#") or _first_control(key) >= 0:
+        return None
+    return key
+
+
+def _first_control(text: str) -> int:
+    """Index of the first control character other than tab, or -1."""
+    for index, char in enumerate(text):
+        if (char < " " and char != "\t") or "\x7f" <= char <= "\x9f":
+            return index
+    return -1
+
+
+def _check_controls(raw: str, path: str, number: int,
+                    key: str | None) -> None:
+    """Refuse a control character (NUL, ESC, a lone CR ...) in a line; the
+    CR of a CRLF line end is allowed."""
+    if raw.isprintable():  # the usual line: no scan in Python
+        return
+    index = _first_control(raw[:-1] if raw.endswith("\r") else raw)
+    if index >= 0:
+        raise ConfigError(path, number, key,
+                          f"control character U+{ord(raw[index]):04X} at "
+                          f"column {index + 1} (only tab is allowed)")
+
+
 def parse_config(text: str, path: str = "<string>") -> UdiRootConfig:
     """Parse the text of a ``udiRoot.conf`` (no file checks)."""
     config = UdiRootConfig(path=path)
     seen: dict[str, int] = {}
+    default_lines: dict[str, int] = {}
     conflicts: list[tuple[int, str, ModuleConfig]] = []
     for number, line in _logical_lines(text, path):
         key, sep, value = line.partition("=")
@@ -257,6 +302,9 @@ def parse_config(text: str, path: str = "<string>") -> UdiRootConfig:
                 f"last value wins")
         seen[key] = number
         _assign(config, attr, kind, value, path, number, key)
+        if key == "defaultModules":
+            for name in config.default_modules:
+                default_lines.setdefault(name, number)
     for number, key, module in conflicts:
         for other in module.conflict:
             if other not in config.modules:
@@ -267,12 +315,25 @@ def parse_config(text: str, path: str = "<string>") -> UdiRootConfig:
         if not getattr(config, _KEYS[key][0]):
             raise ConfigError(path, None, key, "required key is not defined")
     _check_mount_points(config, path, seen)
+    _check_default_modules(config, path, default_lines)
+    return config
+
+
+def _check_default_modules(config: UdiRootConfig, path: str,
+                           lines: dict[str, int]) -> None:
+    """Every ``defaultModules`` name is defined; a disabled one is allowed
+    (only launches using the defaults fail), and
+    ``default_modules_origin`` then names the line of the first, which is
+    the one ``resolve_modules`` reports."""
     for name in config.default_modules:
         if name not in config.modules:
-            raise ConfigError(path, seen.get("defaultModules"),
-                              "defaultModules",
+            raise ConfigError(path, lines[name], "defaultModules",
                               f"module '{name}' is not defined")
-    return config
+    for name in config.default_modules:
+        if not config.modules[name].enabled:
+            config.default_modules_origin = \
+                f"{path}:{lines[name]}: defaultModules"
+            return
 
 
 def _check_mount_points(config: UdiRootConfig, path: str,
@@ -325,17 +386,13 @@ def _assign(target: object, attr: str, kind: str, value: str, path: str,
 
 def _convert_scalar(kind: str, value: str, fail) -> object:
     if kind == "path":
-        if not value.startswith("/") or any(c.isspace() for c in value):
-            raise fail(f"'{value}' is not an absolute path")
-        return value.rstrip("/") or "/"
+        return _convert_path(value, fail)
     if kind == "bool":
         if value not in ("0", "1"):
             raise fail(f"expected 0 or 1, got '{value}'")
         return value == "1"
-    if kind == "int":
-        if not value.isdigit() or not value.isascii():
-            raise fail(f"expected a non-negative integer, got '{value}'")
-        return int(value)
+    if kind in _INT_MAX:
+        return _convert_int(value, _INT_MAX[kind], fail)
     if kind == "bytes":
         try:
             return parse_bytes(value)
@@ -359,6 +416,71 @@ def _convert_scalar(kind: str, value: str, fail) -> object:
     return value
 
 
+def _convert_path(value: str, fail) -> str:
+    """An absolute path without blanks; a trailing ``/`` is dropped."""
+    if not value.startswith("/"):
+        raise fail(f"'{value}' is not an absolute path")
+    if any(c.isspace() for c in value):
+        raise fail(f"'{value}': a path may not contain blanks")
+    return value.rstrip("/") or "/"
+
+
+def _convert_int(value: str, maximum: int, fail) -> int:
+    """Decimal digits, 0 to ``maximum`` (checked before converting, so a
+    thousand digits cannot reach ``int()``)."""
+    if not value.isdigit() or not value.isascii():
+        raise fail(f"expected a non-negative integer, got '{value}'")
+    digits = value.lstrip("0") or "0"
+    if len(digits) > len(str(maximum)) or int(digits) > maximum:
+        raise fail(f"'{value}' is out of range (0 to {maximum})")
+    return int(digits)
+
+
+def _check_gateway(url: str, fail) -> str:
+    """An ``imageGateway`` URL, ``http(s)://host[:port][/path]`` with a port
+    from 1 to 65535, returned without a trailing ``/``.  Checked by hand
+    (importing ``urllib.parse`` would cost every launch 9 ms) and strictly
+    enough that the gateway client's ``urlsplit`` cannot fail on it later."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("http", "https"):
+        raise fail(f"'{url}' is not an http(s) URL")
+    if "?" in rest or "#" in rest:
+        raise fail(f"'{url}': a query or fragment is not allowed")
+    authority = rest.split("/", 1)[0]
+    if "@" in authority:
+        raise fail(f"'{url}': a user name in the URL is not supported")
+    port = _host_port(authority, url, fail)
+    if port is not None and not (port.isdigit() and port.isascii()
+                                 and len(port) <= 5
+                                 and 1 <= int(port) <= 65535):
+        raise fail(f"'{url}': the port must be a number from 1 to 65535")
+    return url.rstrip("/")
+
+
+def _host_port(authority: str, url: str, fail) -> str | None:
+    """Check the host of ``host[:port]`` (or ``[ipv6][:port]``); return the
+    port text, or None when there is no ``:``."""
+    if authority.startswith("["):
+        host, close, after = authority[1:].partition("]")
+        if not close:
+            raise fail(f"'{url}': '[' without ']' in the host")
+        import ipaddress  # rare: only for a literal IPv6 host
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise fail(f"'{url}': '{host}' is not an IPv6 address") from None
+        if after and not after.startswith(":"):
+            raise fail(f"'{url}': '{after}' after the host")
+        return after[1:] if after else None
+    host, colon, port = authority.partition(":")
+    if not host:
+        raise fail(f"'{url}' has no host")
+    bad = [c for c in host if c not in _HOST_CHARS]
+    if bad:
+        raise fail(f"'{url}': character '{bad[0]}' not allowed in the host")
+    return port if colon else None
+
+
 def _convert_list(kind: str, value: str, fail) -> list:
     if kind == "volumes":
         try:
@@ -380,10 +502,7 @@ def _convert_list(kind: str, value: str, fail) -> list:
                 raise fail(f"'{word}': expected a variable name")
         return words
     if kind == "urls":
-        for word in words:
-            if not word.startswith(("http://", "https://")):
-                raise fail(f"'{word}' is not an http(s) URL")
-        return [w.rstrip("/") for w in words]
+        return [_check_gateway(word, fail) for word in words]
     return words
 
 

@@ -53,7 +53,7 @@ def resolve_modules(request: str | None,
     """Active modules, in order, for a request (None = use defaults)."""
     if request is None:
         names = list(config.default_modules)
-        where = "defaultModules"
+        where = config.default_modules_origin
     else:
         parsed = parse_selection(request)
         names = parsed or []
