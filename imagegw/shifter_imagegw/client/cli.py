@@ -17,7 +17,7 @@ import pwd
 import sys
 import tarfile
 import time
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from ..importformats import IMPORT_FORMATS, SQUASHFS_MAGIC
 from .api import IN_PROGRESS, GatewayClient, GatewayError
@@ -30,8 +30,15 @@ class UsageError(Exception):
     """Bad command line; the message names the option."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (exit 2); ``--help`` is unchanged."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="shifterimg", usage="shifterimg [options] <mode> [<type:tag>]",
         description="Query and pull images through the Shifter image gateway. Modes: "
                     "images, lookup, pull, login [location], expire, autoexpire, "
@@ -44,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=IMPORT_FORMATS, default=None,
                    help="import: what the file is (default: sniffed from the file)")
     p.add_argument("mode", choices=MODES, metavar="mode")
-    p.add_argument("args", nargs="*", metavar="arg")
+    p.add_argument("args", nargs="*", default=[], metavar="arg")
     return p
 
 

@@ -99,6 +99,10 @@ def test_bad_usage_and_config_errors(gateway, udiroot, test_users):
     user = test_users[0]
     res = shifterimg(user, udiroot, "lookup")
     assert res.returncode == 1 and "lookup: expected 1 argument" in res.stderr
+    res = shifterimg(user, udiroot, "bogusmode")
+    assert res.returncode == 2 and res.stderr.startswith(
+        "shifterimg: argument mode: invalid choice: 'bogusmode'") and \
+        res.stderr.endswith(" (see shifterimg --help)\n") and res.stderr.count("\n") == 1
     res = shifterimg(user, udiroot, "lookup", "docker:bad tag")
     assert res.returncode == 1 and "invalid character" in res.stderr
     writable = gateway.root / "udiRoot.bad"

@@ -1,4 +1,4 @@
-"""shifterimg's pure parts: table, status line, id lists, credential file."""
+"""shifterimg's pure parts: table, status line, id lists, credential file, usage errors."""
 import os
 import stat
 import time
@@ -6,7 +6,8 @@ import time
 import pytest
 
 from shifter_imagegw.client.api import GatewayClient, GatewayError
-from shifter_imagegw.client.cli import UsageError, format_images, progress_line, resolve_ids
+from shifter_imagegw.client.cli import (UsageError, format_images, main, progress_line,
+                                        resolve_ids)
 from shifter_imagegw.client.creds import read_entries, write_entries
 
 pytestmark = pytest.mark.unit
@@ -77,3 +78,18 @@ def test_munge_payload_parsing():
     assert parse_payload(b"") == {} and parse_payload(b"not json") == {}
     assert parse_payload(b'{"authorized_locations": "x"}') == {}
     assert parse_payload(b'\xff\xfe') == {}
+
+
+@pytest.mark.parametrize("argv,problem", [
+    (["bogusmode"], "argument mode: invalid choice: 'bogusmode' (choose from "),
+    (["--bogus", "images"], "unrecognized arguments: --bogus"),
+    (["--format", "xyz", "import", "a", "b"], "argument --format: invalid choice: 'xyz'"),
+    ([], "the following arguments are required: mode"),
+])
+def test_usage_errors_are_one_line_exit_2(argv, problem, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"shifterimg: {problem}") and err.count("\n") == 1, err
+    assert err.endswith(" (see shifterimg --help)\n"), err
