@@ -185,6 +185,29 @@ def test_hardlink_in_upper_layer_to_lower_symlink_target_refused():
     assert "x" not in tree and refused
 
 
+@pytest.mark.parametrize("marker", ["l/.wh.passwd", "l/.wh..wh..opq"])
+def test_whiteouts_below_a_symlinked_parent_refused(marker):
+    """A whiteout or opaque marker is applied in the tree, never through a link to the host."""
+    tree, _, refused = flatten(layer(("symlink", "l", "/etc")), layer(("file", marker, "")))
+    assert tree == {"l": ("symlink", "/etc")}
+    assert len(refused) == 1 and "parent is not a directory" in refused[0]
+
+
+@pytest.mark.parametrize("marker", ["a/.wh..", "a/.wh.", ".wh.."])
+def test_whiteouts_of_dot_names_remove_nothing(marker):
+    lower = layer(("dir", "a"), ("file", "a/keep", "k"), ("file", "top", "t"))
+    tree, _, refused = flatten(lower, layer(("file", marker, "")))
+    assert tree == {"a": ("dir", 0o755), "a/keep": ("file", 0o644, "k"), "top": ("file", 0o644, "t")}
+    assert refused == []
+
+
+def test_hardlink_to_a_name_whited_out_in_the_same_layer_refused():
+    tree, groups, refused = flatten(layer(("file", "x", "secret")),
+                                    layer(("file", ".wh.x", ""), ("hardlink", "y", "x")))
+    assert tree == {} and groups == []
+    assert len(refused) == 1 and "hardlink target 'x' is not a file" in refused[0]
+
+
 def test_device_nodes_and_fifos_dropped():
     tree, _, refused = flatten(layer(("dir", "dev"), ("chr", "dev/mem"), ("blk", "dev/sda"),
                                      ("fifo", "pipe"), ("file", "ok", "ok")))
