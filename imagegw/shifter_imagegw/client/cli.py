@@ -136,7 +136,7 @@ def format_images(records: list[dict]) -> list[str]:
 
 
 def progress_line(itype: str, tag: str, rec: dict, width: int = 30) -> str:
-    status = rec.get("status", "MISSING")
+    status = rec["status"]
     line = f"{time.strftime('%Y-%m-%dT%H:%M:%S')} Pulling Image: {itype}:{tag}, status: {status}"
     prog = rec.get("progress") or {}
     done, total = int(prog.get("bytes_done") or 0), int(prog.get("bytes_total") or 0)
@@ -152,7 +152,7 @@ def _pull(client: GatewayClient, system: str, itype: str, tag: str, uids: list[i
     last = None
     while True:
         rec = client.pull(system, itype, tag, uids, gids)
-        status = rec.get("status", "MISSING")
+        status = rec["status"]
         if not as_json:
             line = progress_line(itype, tag, rec)
             if tty:
@@ -258,7 +258,7 @@ def run(argv: list[str] | None, out: TextIO = sys.stdout) -> int:
         if rec is None:
             print(f"shifterimg: image not found: {itype}:{tag}", file=sys.stderr)
             return 1
-        show(rec) if args.json else out.write(f"{rec.get('id')}\n")
+        show(rec) if args.json else out.write(f"{rec['id']}\n")
         return 0
     if args.mode in ("pull", "pullnb"):
         return _pull(client, system, itype, tag, uids, gids, out, args.mode == "pullnb",
@@ -269,7 +269,7 @@ def run(argv: list[str] | None, out: TextIO = sys.stdout) -> int:
         return 0 if status else 1
     path = os.path.abspath(args.args[1])
     rec = client.doimport(system, itype, tag, path, args.format or sniff_format(path), uids, gids)
-    show(rec) if args.json else out.write(f"{rec.get('status')}\n")
+    show(rec) if args.json else out.write(f"{rec['status']}\n")
     return 0
 
 

@@ -3,8 +3,12 @@ import json
 import os
 import pty
 import re
+import shutil
 import stat
 import subprocess
+import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -31,12 +35,12 @@ def write_udiroot(gateway):
     return conf
 
 
-def shifterimg(user, conf, *args, stdin=None):
+def shifterimg(user, conf, *args, stdin=None, timeout=180):
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": SRC_PATH, "HOME": user.home,
            "SHIFTER_CONFIG": str(conf)}
     return subprocess.run([PY, "-m", "shifter_imagegw.client.cli", *args], env=env, input=stdin,
                           capture_output=True, text=True, user=user.uid, group=user.gid,
-                          extra_groups=list(user.groups), timeout=180, cwd="/")
+                          extra_groups=list(user.groups), timeout=timeout, cwd="/")
 
 
 def test_pull_lookup_images_as_user(gateway, udiroot, images, test_users):
@@ -172,3 +176,62 @@ def test_pull_on_a_terminal_draws_a_progress_bar(gateway_factory, registry_proxy
     out = b"".join(chunks).decode()
     assert "\r\x1b[2K" in out and out.rstrip().endswith("status: READY")
     assert re.search(r"status: PULLING \[#+\.*\] [1-9][\d.]*/\d+\.\d MB", out), out
+
+
+class WrongService:
+    """A real HTTP server on 127.0.0.1 (ephemeral port) answering every request 200 with
+    ``body``, and a root-owned udiRoot.conf whose imageGateway points at it."""
+
+    def __init__(self) -> None:
+        service = self
+        self.body = b""
+
+        class Handler(BaseHTTPRequestHandler):
+            def answer(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(service.body)))
+                self.end_headers()
+                self.wfile.write(service.body)
+
+            do_GET = do_POST = answer
+
+            def log_message(self, *args) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.dir = Path(tempfile.mkdtemp(prefix="shifter-wrongsvc-", dir="/tmp"))
+        self.dir.chmod(0o755)
+        self.conf = self.dir / "udiRoot.conf"
+        self.conf.write_text("udiMount=/var/udiMount\nloopMount=/var/loopMount\n"
+                             "imagePath=/images\nudiRootPath=/opt/u\netcPath=/etc/shifter\n"
+                             f"rootfsType=tmpfs\nsystem=lab\nimageGateway={self.url}\n")
+        self.conf.chmod(0o644)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        shutil.rmtree(self.dir)
+
+
+@pytest.fixture
+def wrong_service(munge):
+    service = WrongService()
+    yield service
+    service.close()
+
+
+@pytest.mark.parametrize("body", ["", "[]", '"x"', '{"list":"abc"}', '{"status":"MISSING"}'])
+@pytest.mark.parametrize("mode", [["images"], ["lookup", "docker:u"], ["pull", "docker:u"],
+                                  ["expire", "docker:u"], ["autoexpire"]], ids=" ".join)
+def test_wrong_service_answer_is_one_line_error(wrong_service, test_users, mode, body):
+    """imageGateway pointing at another HTTP service: no traceback, no None, no endless pull."""
+    wrong_service.body = body.encode()
+    res = shifterimg(test_users[0], wrong_service.conf, *mode, timeout=30)
+    assert res.returncode == 1 and res.stdout == "", res.stdout + res.stderr
+    assert res.stderr.startswith(
+        f"shifterimg: {wrong_service.url}: unexpected answer from the image gateway ({mode[0]}"), \
+        res.stderr
+    assert res.stderr.count("\n") == 1, res.stderr

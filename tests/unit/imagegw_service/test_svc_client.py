@@ -1,11 +1,14 @@
-"""shifterimg's pure parts: table, status line, id lists, credential file, usage errors."""
+"""shifterimg's pure parts: table, status line, id lists, credential file, answer shapes,
+usage errors."""
 import os
+import re
 import stat
 import time
 
 import pytest
 
-from shifter_imagegw.client.api import GatewayClient, GatewayError
+from shifter_imagegw.client.api import (IN_PROGRESS, PULL_STATUSES, Answer, GatewayClient,
+                                        GatewayError)
 from shifter_imagegw.client.cli import (UsageError, format_images, main, progress_line,
                                         resolve_ids)
 from shifter_imagegw.client.creds import read_entries, write_entries
@@ -78,6 +81,94 @@ def test_munge_payload_parsing():
     assert parse_payload(b"") == {} and parse_payload(b"not json") == {}
     assert parse_payload(b'{"authorized_locations": "x"}') == {}
     assert parse_payload(b'\xff\xfe') == {}
+
+
+class CannedClient(GatewayClient):
+    """A client whose every request gets one canned answer (no HTTP, no munge)."""
+
+    def __init__(self, status: int, doc) -> None:
+        super().__init__(["http://gw.example:7777"])
+        self.answer = Answer("http://gw.example:7777", status, doc)
+
+    def _once(self, base, method, path, body, auth) -> Answer:
+        return self.answer
+
+
+CALLS = {
+    "lookup": lambda c: c.lookup("lab", "docker", "u:1"),
+    "pull": lambda c: c.pull("lab", "docker", "u:1"),
+    "images": lambda c: c.images("lab"),
+    "expire": lambda c: c.expire("lab", "docker", "u:1"),
+    "autoexpire": lambda c: c.autoexpire("lab"),
+    "import": lambda c: c.doimport("lab", "custom", "u:1", "/tmp/x.sqsh"),
+    "login": lambda c: c.login("lab", "default"),
+    "queue": lambda c: c.queue("lab"),
+    "metrics": lambda c: c.metrics("lab"),
+}
+
+
+@pytest.mark.parametrize("doc", [None, [], "x", 7, {"list": "abc"}, {"status": "MISSING"}],
+                         ids=["empty", "list", "string", "number", "list-abc", "status-missing"])
+@pytest.mark.parametrize("call", sorted(set(CALLS) - {"metrics"}))  # metrics: a list
+def test_wrong_answer_shape_is_one_line_gateway_error(call, doc):
+    with pytest.raises(GatewayError) as err:
+        CALLS[call](CannedClient(200, doc))
+    message = str(err.value)
+    assert message.startswith("http://gw.example:7777: unexpected answer from the image gateway ("), \
+        message
+    assert "\n" not in message and len(message) < 200, message
+
+
+@pytest.mark.parametrize("call,doc,detail", [
+    ("lookup", {"id": None, "status": "READY"}, '"id": expected a string, got nothing'),
+    ("pull", {"status": "EXPIRED"}, '"status": expected a pull status, got "EXPIRED"'),
+    ("pull", {"status": "PULLING", "progress": {"bytes_done": "1"}},
+     '"progress": expected byte counts, got {"bytes_done": "1"}'),
+    ("images", {"list": [{"tag": 5}]}, '"tag": expected a string or a list of strings, got 5'),
+    ("expire", {"status": "yes"}, '"status": expected true, false or null, got "yes"'),
+    ("login", {"ok": "yes"}, '"ok": expected true or false, got "yes"'),
+    ("metrics", {"list": []}, 'metrics: expected a list of JSON objects, got {"list": []})'),
+    ("images", {"list": ["x" * 60]}, 'got ["' + "x" * 35 + '...)'),
+])
+def test_wrong_answer_names_the_field(call, doc, detail):
+    with pytest.raises(GatewayError, match=re.escape(detail)):
+        CALLS[call](CannedClient(200, doc))
+
+
+@pytest.mark.parametrize("call,doc,expected", [
+    ("lookup", {"id": "abc", "status": "READY", "tag": ["u:1"]}, "abc"),
+    ("pull", {"status": "PULLING", "progress": {"bytes_done": 1, "bytes_total": 2}}, "PULLING"),
+    ("pull", {"status": "READY"}, "READY"),
+    ("images", {"list": [{"tag": "u:1"}, {"tag": ["a", "b"]}]}, 2),
+    ("images", {"data": []}, 0),
+    ("expire", {"status": None}, None),
+    ("autoexpire", {"status": ["id1"]}, ["id1"]),
+    ("autoexpire", {"status": False}, False),
+    ("login", {"ok": False, "message": "refused"}, False),
+    ("metrics", [], []),
+])
+def test_gateway_answers_of_the_right_shape_pass(call, doc, expected):
+    got = CALLS[call](CannedClient(200, doc))
+    picks = {"lookup": lambda r: r["id"], "pull": lambda r: r["status"], "images": len,
+             "login": lambda r: r["ok"]}
+    assert picks.get(call, lambda r: r)(got) == expected
+
+
+def test_lookup_not_found_needs_the_gateway_error_body():
+    assert CannedClient(404, {"status": 404, "error": "image not found: docker:u:1"}).lookup(
+        "lab", "docker", "u:1") is None
+    with pytest.raises(GatewayError, match="^lookup docker:u:1: Invalid System: 'lab'$"):
+        CannedClient(404, {"error": "Invalid System: 'lab'"}).lookup("lab", "docker", "u:1")
+    with pytest.raises(GatewayError, match=r"^http://gw.example:7777: unexpected answer from the "
+                                           r"image gateway \(lookup docker:u:1: HTTP 404 without"):
+        CannedClient(404, None).lookup("lab", "docker", "u:1")
+
+
+def test_client_statuses_are_the_gateways():
+    from shifter_imagegw.openapi import _RECORD
+    from shifter_imagegw.store import IN_PROGRESS as GATEWAY_IN_PROGRESS
+    assert IN_PROGRESS == GATEWAY_IN_PROGRESS
+    assert set(PULL_STATUSES) <= set(_RECORD["properties"]["status"]["enum"])
 
 
 @pytest.mark.parametrize("argv,problem", [
