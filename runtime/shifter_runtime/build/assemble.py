@@ -7,7 +7,7 @@ from ..kernel import mounts
 from ..state import STATE_FILE
 from . import etc_setup
 from .binds import mount_site, mount_user
-from .image_mount import make_mount_point, mount_image
+from .image_mount import make_mount_point, mount_image, open_local_image
 from .merge import merge_image
 from .rootfs import RootFs, copy_tree, make_readable
 from .spec import BuildError, BuildSpec
@@ -31,9 +31,11 @@ def build_container(spec: BuildSpec) -> None:
     for busy in (spec.udi_mount, spec.loop_mount):
         if is_mounted(busy):
             raise BuildError(f"{busy} is already in use by a container (run unsetupRoot)")
+    local = open_local_image(spec.image, spec.user) if spec.image.format == "VFS" else None
     old_umask = os.umask(0o022)
     try:
-        _build_root(spec, mount_image(spec.image, spec.loop_mount))
+        _build_root(spec, f"/proc/self/fd/{local}" if local is not None
+                    else mount_image(spec.image, spec.loop_mount))
     except BaseException as exc:
         unmount_all(spec.udi_mount, spec.loop_mount)
         if isinstance(exc, OSError):
@@ -42,6 +44,8 @@ def build_container(spec: BuildSpec) -> None:
         raise
     finally:
         os.umask(old_umask)
+        if local is not None:
+            os.close(local)
 
 
 def _build_root(spec: BuildSpec, image: str) -> None:

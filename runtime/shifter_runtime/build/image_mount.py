@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import os
 
-from ..kernel import loop, mounts
-from .spec import BuildError, ImageSource
+from ..kernel import creds, loop, mounts
+from .spec import BuildError, ImageSource, UserInfo
 
 LOOP_FORMATS = {"squashfs": "squashfs", "xfs": "xfs"}
 
@@ -21,14 +21,22 @@ def make_mount_point(path: str, key: str) -> None:
                          f"{exc.strerror}") from None
 
 
+def open_local_image(image: ImageSource, user: UserInfo) -> int:
+    """A local (``VFS``) image's directory, opened with the user's rights: root builds
+    the container but never lends its own to reach a directory the user cannot (one
+    below a 0700 parent, say).  The build then reads it through this descriptor."""
+    try:
+        with creds.fs_identity(user.uid, user.gid, user.gids or [user.gid]):
+            return os.open(image.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except (FileNotFoundError, NotADirectoryError):
+        raise BuildError(f"image local:{image.path}: local image is not a directory") from None
+    except OSError as exc:
+        raise BuildError(f"image local:{image.path}: {exc.strerror.lower()} for {user.name}") from None
+
+
 def mount_image(image: ImageSource, target: str) -> str:
-    """The image's root directory: a local (``VFS``) image is used where it is; a file
-    image is attached to an autoclear, read-only loop device and mounted read-only,
-    nosuid, nodev on ``target`` (private propagation)."""
-    if image.format == "VFS":
-        if not os.path.isdir(image.path):
-            raise BuildError(f"image {image.path}: local image is not a directory")
-        return image.path
+    """Attach a file image to an autoclear, read-only loop device and mount it read-only,
+    nosuid, nodev on ``target`` (private propagation); returns ``target``."""
     if image.format not in LOOP_FORMATS:
         raise BuildError(f"image {image.identifier}: unknown image format {image.format!r}")
     make_mount_point(target, "loopMount")

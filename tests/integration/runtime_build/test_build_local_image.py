@@ -28,3 +28,25 @@ def test_local_image_needs_allow_local_chroot(site, user):
     build_container(spec_for(site, user, image, allow_local_chroot=True))
     assert (site.udi / "marker").read_text() == "local\n"
     assert not os.path.ismount(site.loop)
+
+
+@pytest.mark.parametrize("case", ["private-parent", "missing", "file"])
+def test_local_image_is_reached_with_the_users_rights(site, user, case):
+    """Root builds the container, but a directory the user cannot reach (a 0700 parent)
+    is not lent to them: its readable children would otherwise be in the container."""
+    parent = site.tmp / "private"
+    (parent / "pub").mkdir(parents=True)
+    (parent / "pub" / "secret").write_text("not yours\n")
+    parent.chmod(0o700)
+    target = {"private-parent": parent / "pub", "missing": site.tmp / "nothere",
+              "file": parent.parent / "afile"}[case]
+    if case == "file":
+        target.write_text("x")
+    image = ImageSource(str(target), "VFS", str(target))
+    want = {"private-parent": f"image local:{target}: permission denied for {user.name}",
+            "missing": f"image local:{target}: local image is not a directory",
+            "file": f"image local:{target}: local image is not a directory"}[case]
+    with pytest.raises(BuildError) as err:
+        build_container(spec_for(site, user, image, allow_local_chroot=True))
+    assert str(err.value) == want
+    assert site.mounts() == []
