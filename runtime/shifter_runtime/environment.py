@@ -52,14 +52,21 @@ def parse_assignment(text: str, where: str) -> tuple[str, str]:
     return name, value
 
 
-def parse_env_file(text: str, path: str) -> list[tuple[str, str]]:
-    """``--env-file`` content: ``NAME=VALUE`` lines, blank and ``#`` lines
-    skipped, quotes kept literally."""
+def parse_env_file(data: bytes, path: str) -> list[tuple[str, str]]:
+    """``--env-file`` content: UTF-8 ``NAME=VALUE`` lines, blank and ``#``
+    lines skipped, quotes kept literally; errors read ``path:line: problem``."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise EnvError(f"{path}:{line}: not UTF-8 text (byte {err.start})") from None
     out: list[tuple[str, str]] = []
     for number, raw in enumerate(text.split("\n"), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
+        if "\0" in line:
+            raise EnvError(f"{path}:{number}: NUL byte (an environment variable cannot hold one)")
         out.append(parse_assignment(line, f"{path}:{number}"))
     return out
 

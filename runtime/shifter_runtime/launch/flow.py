@@ -117,9 +117,10 @@ def launch(argv: list[str], environ: dict[str, str]) -> int:
 
 
 def _env_file(path: str) -> list[tuple[str, str]]:
+    """The assignments of one ``--env-file``."""
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        with open(path, "rb") as f:
+            data = f.read()
     except OSError as err:
         raise ShifterError(f"--env-file {path}: {err.strerror}") from None
-    return environment.parse_env_file(text, path)
+    return environment.parse_env_file(data, path)

@@ -131,17 +131,29 @@ def test_parse_assignment_space_in_name():
 
 
 def test_env_file_skips_blank_and_comments_keeps_quotes():
-    text = "# comment\n\nA=1\n  B='two words'  \n#C=3\nD=\"x\"\n"
-    assert parse_env_file(text, "e.env") == [("A", "1"),
+    data = "# comment\n\nA=1\n  B='two words'  \n#C=3\nD=\"x\"\nE=é\n".encode()
+    assert parse_env_file(data, "e.env") == [("A", "1"),
                                              ("B", "'two words'"),
-                                             ("D", '"x"')]
+                                             ("D", '"x"'), ("E", "é")]
 
 
 def test_env_file_error_names_file_line():
     with pytest.raises(EnvError) as info:
-        parse_env_file("A=1\n\nexport B\n", "my.env")
+        parse_env_file(b"A=1\n\nexport B\n", "my.env")
     assert str(info.value) == ("my.env:3: 'export B': expected NAME=VALUE "
                                "with non-empty name and value")
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"A=1\n\xff\xfe=2\n", "e.env:2: not UTF-8 text (byte 4)"),
+    (b"A=b\x00c\n", "e.env:1: NUL byte (an environment variable cannot hold one)"),
+    (b"# \x00 in a comment is skipped\nA=1\nB=\x00\n",
+     "e.env:3: NUL byte (an environment variable cannot hold one)"),
+])
+def test_env_file_bytes_an_environment_cannot_hold(data, message):
+    with pytest.raises(EnvError) as info:
+        parse_env_file(data, "e.env")
+    assert str(info.value) == message
 
 
 def test_search_path_from_container_env():
