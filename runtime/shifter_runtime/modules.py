@@ -8,6 +8,8 @@ a disabled module (``enabled=0``) -> error naming it as disabled (upstream
 warns, ignores it, then fails with "Unknown shifter module" -- same outcome,
 clearer message); two modules that conflict (declared on either side) ->
 error.  Order of application is the order given; duplicates are dropped.
+Errors name where the selection came from: the option, the variable that was
+read (:func:`module_request`), or ``defaultModules``.
 
 The active names form the reuse signature (``modules`` in
 ``shifterConfig.json``): each name followed by a comma, e.g. ``"a,b,"``.
@@ -21,43 +23,46 @@ from .errors import ModuleError
 from .launchenv import MODULE_ENV, first_set
 
 
-def selection_text(cli_modules: str | None,
-                   environ: Mapping[str, str]) -> str | None:
-    """The module request by precedence: ``--module``, then environment."""
+def module_request(cli_modules: str | None,
+                   environ: Mapping[str, str]) -> tuple[str, str | None]:
+    """``(source, text)`` of the module request by precedence: ``--module``,
+    then the first variable of ``MODULE_ENV`` that is set (``source`` is its
+    name); ``("defaultModules", None)`` when there is none."""
     if cli_modules is not None:
-        return cli_modules
-    found = first_set(environ, MODULE_ENV)
-    return found[1] if found else None
+        return "--module", cli_modules
+    return first_set(environ, MODULE_ENV) or ("defaultModules", None)
 
 
-def parse_selection(text: str) -> list[str] | None:
+def parse_selection(text: str, source: str = "--module") -> list[str] | None:
     """Split a comma list; ``None`` result means ``none`` (nothing at all).
 
-    Raises ModuleError on empty names or ``none`` mixed with modules.
+    Raises ModuleError, naming ``source``, on empty names or ``none`` mixed
+    with modules.
     """
     names = [n.strip() for n in text.split(",")]
     if names == [""]:
-        raise ModuleError("--module: empty module list (use 'none')")
+        raise ModuleError(f"{source}: empty module list (use 'none')")
     if any(not n for n in names):
-        raise ModuleError(f"--module '{text}': empty module name")
+        raise ModuleError(f"{source} '{text}': empty module name")
     if "none" in names:
         if len(names) > 1:
-            raise ModuleError(f"--module '{text}': 'none' cannot be "
+            raise ModuleError(f"{source} '{text}': 'none' cannot be "
                               f"combined with modules")
         return None
     return names
 
 
-def resolve_modules(request: str | None,
-                    config: UdiRootConfig) -> list[ModuleConfig]:
-    """Active modules, in order, for a request (None = use defaults)."""
+def resolve_modules(request: str | None, config: UdiRootConfig, *,
+                    source: str = "--module") -> list[ModuleConfig]:
+    """Active modules, in order, for a request (None = use defaults); errors
+    name ``source``, the option or variable the request came from."""
     if request is None:
         names = list(config.default_modules)
         where = config.default_modules_origin
     else:
-        parsed = parse_selection(request)
+        parsed = parse_selection(request, source)
         names = parsed or []
-        where = "--module"
+        where = source
     active: list[ModuleConfig] = []
     for name in names:
         module = config.modules.get(name)

@@ -81,8 +81,8 @@ def launch(argv: list[str], environ: dict[str, str]) -> int:
     if not metamod.acl_allows(meta, uid, groups):
         raise ImageError(f"image '{selection.request}': permission denied "
                          "(not in the image's user or group ACL)")
-    active = modulesmod.resolve_modules(
-        modulesmod.selection_text(opts.modules, environ), config)
+    module_source, module_text = modulesmod.module_request(opts.modules, environ)
+    active = modulesmod.resolve_modules(module_text, config, source=module_source)
     volumes = volmod.parse_volumes(optionsmod.volume_request(opts, environ))
     cwd = os.getcwd()
     workdir = command.select_workdir(opts.workdir, opts.workdir_from_image, meta, cwd)

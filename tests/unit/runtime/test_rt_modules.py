@@ -7,8 +7,8 @@ import pytest
 from shifter_runtime.config import ModuleConfig, UdiRootConfig
 from shifter_runtime.errors import ModuleError
 from shifter_runtime.modules import (check_conflicts, modules_signature,
-                                     parse_selection, resolve_modules,
-                                     selection_text)
+                                     module_request, parse_selection,
+                                     resolve_modules)
 
 pytestmark = pytest.mark.unit
 
@@ -70,12 +70,28 @@ def test_disabled_default_module_refused():
                                "disabled by the site")
 
 
-def test_selection_text_precedence():
+def test_module_request_precedence_and_source():
     env = {"SHIFTER_MODULE": "a", "SLURM_SPANK_SHIFTER_MODULE": "b"}
-    assert selection_text("c", env) == "c"
-    assert selection_text(None, env) == "a"
-    assert selection_text(None, {"SLURM_SPANK_SHIFTER_MODULE": "b"}) == "b"
-    assert selection_text(None, {}) is None
+    assert module_request("c", env) == ("--module", "c")
+    assert module_request(None, env) == ("SHIFTER_MODULE", "a")
+    assert module_request(None, {"SLURM_SPANK_SHIFTER_MODULE": "b"}) == \
+        ("SLURM_SPANK_SHIFTER_MODULE", "b")
+    assert module_request(None, {"SHIFTER_MODULE": ""}) == ("SHIFTER_MODULE", "")
+    assert module_request(None, {}) == ("defaultModules", None)
+
+
+@pytest.mark.parametrize("source, request_text, message", [
+    ("SHIFTER_MODULE", "nosuch", "SHIFTER_MODULE: unknown shifter module 'nosuch'"),
+    ("SLURM_SPANK_SHIFTER_MODULE", "nosuch",
+     "SLURM_SPANK_SHIFTER_MODULE: unknown shifter module 'nosuch'"),
+    ("SHIFTER_MODULE", "", "SHIFTER_MODULE: empty module list (use 'none')"),
+    ("SHIFTER_MODULE", "a,,c", "SHIFTER_MODULE 'a,,c': empty module name"),
+    ("-m", "off", "-m: shifter module 'off' is disabled by the site"),
+])
+def test_errors_name_the_source(source, request_text, message):
+    with pytest.raises(ModuleError) as info:
+        resolve_modules(request_text, site(), source=source)
+    assert str(info.value) == message
 
 
 def test_parse_selection():
