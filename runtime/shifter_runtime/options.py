@@ -14,7 +14,7 @@
 ``-h``/``--help`` ends parsing at once (later words are not examined), as
 upstream prints its help and exits there.  Volumes from ``-V`` replace (not extend) ``SHIFTER_VOLUME`` as soon as one is
 given (:func:`volume_request`).  Errors are :class:`UsageError` with one line
-naming the option.
+naming the option; an empty value is refused for every option that takes one.
 """
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 from .environment import parse_assignment
-from .errors import UsageError
+from .errors import UsageError, VolumeError
 from .launchenv import VOLUME_ENV, first_set
+from .volumes import VolumeMount, parse_volumes
 
 
 USAGE = """\
@@ -108,7 +109,7 @@ def _long_option(name: str) -> tuple[str, str]:
 
 def _apply(opts: ShifterOptions, name: str, value: str | None,
            spelled: str) -> None:
-    if value is not None and not value and name not in ("volume",):
+    if value is not None and not value:
         raise UsageError(f"option '{spelled}' given an empty value")
     if name == "help":
         opts.help = True
@@ -191,11 +192,29 @@ def parse_options(argv: Sequence[str]) -> ShifterOptions:
 
 
 def volume_request(opts: ShifterOptions,
-                   environ: Mapping[str, str]) -> str:
-    """The volume map text: ``-V`` values joined by ``;`` if any were given
-    (they replace the environment's), else ``SHIFTER_VOLUME`` /
-    ``SLURM_SPANK_SHIFTER_VOLUME``, else empty."""
+                   environ: Mapping[str, str]) -> tuple[str, str]:
+    """``(source, text)`` of the volume map: ``-V`` values joined by ``;`` if
+    any were given (they replace the environment's), else the first variable
+    of ``VOLUME_ENV`` that is set (``source`` is its name), else ``("", "")``.
+
+    A variable set but empty is refused, as ``--volume=`` is: the Slurm plugin
+    exports ``SHIFTER_VOLUME`` only with volumes in it.
+    """
     if opts.volumes:
-        return ";".join(opts.volumes)
+        return "--volume", ";".join(opts.volumes)
     found = first_set(environ, VOLUME_ENV)
-    return found[1] if found else ""
+    if found is None:
+        return "", ""
+    if not found[1].strip():
+        raise VolumeError(f"{found[0]} is set but empty (unset it for no volumes)")
+    return found
+
+
+def user_volumes(opts: ShifterOptions,
+                 environ: Mapping[str, str]) -> list[VolumeMount]:
+    """The user's volumes (:func:`volume_request`); errors name their source."""
+    source, text = volume_request(opts, environ)
+    try:
+        return parse_volumes(text)
+    except VolumeError as err:
+        raise VolumeError(f"{source}: {err}") from None

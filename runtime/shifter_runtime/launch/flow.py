@@ -83,7 +83,7 @@ def launch(argv: list[str], environ: dict[str, str]) -> int:
                          "(not in the image's user or group ACL)")
     module_source, module_text = modulesmod.module_request(opts.modules, environ)
     active = modulesmod.resolve_modules(module_text, config, source=module_source)
-    volumes = volmod.parse_volumes(optionsmod.volume_request(opts, environ))
+    volumes = optionsmod.user_volumes(opts, environ)
     cwd = os.getcwd()
     workdir = command.select_workdir(opts.workdir, opts.workdir_from_image, meta, cwd)
     args = command.select_command(opts.args, opts.use_entrypoint, opts.entrypoint,

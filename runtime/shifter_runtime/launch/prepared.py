@@ -99,10 +99,8 @@ def accepts(plan: dict, argv: list[str], environ: dict[str, str], uid: int) -> s
     made for (see the module docstring), else None."""
     if not argv or argv[0].startswith("-") or uid == 0 or uid != plan["uid"]:
         return None
-    if any(environ.get(name) for name in VOLUME_ENV):
-        return None
-    if any(name in environ for name in MODULE_ENV):
-        return None
+    if any(name in environ for name in (*VOLUME_ENV, *MODULE_ENV)):
+        return None  # even empty: the full launch refuses an empty SHIFTER_VOLUME
     return image_request(plan, environ)
 
 

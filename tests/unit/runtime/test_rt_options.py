@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from shifter_runtime.errors import EnvError, UsageError
+from shifter_runtime.errors import EnvError, UsageError, VolumeError
 from shifter_runtime.options import (USAGE, ShifterOptions, parse_options,
-                                     volume_request)
+                                     user_volumes, volume_request)
 
 pytestmark = pytest.mark.unit
 
@@ -125,6 +125,8 @@ def test_help_flag():
     (["--workdir="], "option '--workdir' given an empty value"),
     (["--entrypoint="], "option '--entrypoint' given an empty value"),
     (["--module="], "option '--module' given an empty value"),
+    (["--volume="], "option '--volume' given an empty value"),
+    (["-V", ""], "option '-V' given an empty value"),
 ])
 def test_usage_errors(argv, message):
     with pytest.raises(UsageError) as info:
@@ -154,8 +156,26 @@ def test_repeated_env_kept_in_order():
 def test_cli_volumes_replace_env_volumes():
     env = {"SHIFTER_VOLUME": "/env:/env", "SLURM_SPANK_SHIFTER_VOLUME": "/s:/s"}
     assert volume_request(parse_options(["-V/a:/b", "-V", "/c:/d"]), env) \
-        == "/a:/b;/c:/d"
-    assert volume_request(parse_options([]), env) == "/env:/env"
-    assert volume_request(parse_options([]),
-                          {"SLURM_SPANK_SHIFTER_VOLUME": "/s:/s"}) == "/s:/s"
-    assert volume_request(parse_options([]), {}) == ""
+        == ("--volume", "/a:/b;/c:/d")
+    assert volume_request(parse_options([]), env) == ("SHIFTER_VOLUME", "/env:/env")
+    assert volume_request(parse_options([]), {"SLURM_SPANK_SHIFTER_VOLUME": "/s:/s"}) \
+        == ("SLURM_SPANK_SHIFTER_VOLUME", "/s:/s")
+    assert volume_request(parse_options([]), {}) == ("", "")
+    assert user_volumes(parse_options([]), {}) == []
+
+
+@pytest.mark.parametrize("argv, environ, message", [
+    (["--volume=/tmp"], {}, "--volume: volume '/tmp': expected from:to[:flags]"),
+    (["-V/tmp"], {"SHIFTER_VOLUME": "/a:/b"}, "--volume: volume '/tmp': expected from:to[:flags]"),
+    ([], {"SHIFTER_VOLUME": "/tmp"}, "SHIFTER_VOLUME: volume '/tmp': expected from:to[:flags]"),
+    ([], {"SLURM_SPANK_SHIFTER_VOLUME": "/a:/etc"},
+     "SLURM_SPANK_SHIFTER_VOLUME: volume '/a:/etc': target '/etc' not allowed (no mounts on "
+     "/etc*, /var* except /var/tmp, /opt, /opt/udiImage*)"),
+    ([], {"SHIFTER_VOLUME": ""}, "SHIFTER_VOLUME is set but empty (unset it for no volumes)"),
+    ([], {"SLURM_SPANK_SHIFTER_VOLUME": " "},
+     "SLURM_SPANK_SHIFTER_VOLUME is set but empty (unset it for no volumes)"),
+])
+def test_volume_errors_name_the_option_or_variable(argv, environ, message):
+    with pytest.raises(VolumeError) as info:
+        user_volumes(parse_options(argv), environ)
+    assert str(info.value) == message

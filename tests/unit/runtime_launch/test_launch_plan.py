@@ -37,7 +37,6 @@ def test_plan_file_names_the_config_path_unambiguously():
       "SHIFTER_IMAGEREQUEST": " docker:ubuntu:22.04 "}, "docker:ubuntu:22.04"),
     ({"SLURM_SPANK_SHIFTER_IMAGETYPE": "id", "SLURM_SPANK_SHIFTER_IMAGE": IDENT,
       "SLURM_SPANK_SHIFTER_IMAGEREQUEST": "ubuntu:22.04"}, "ubuntu:22.04"),
-    ({"SHIFTER_IMAGETYPE": "id", "SHIFTER_IMAGE": IDENT, "SHIFTER_VOLUME": ""}, f"id:{IDENT}"),
 ])
 def test_a_pinned_environment_fits_and_names_the_request_as_select_image_does(
         environ, request_text):
@@ -54,6 +53,7 @@ def test_a_pinned_environment_fits_and_names_the_request_as_select_image_does(
     (["true"], {}, 0),                                          # root
     (["true"], {"SHIFTER_VOLUME": "/a:/b"}, 1001),              # volumes
     (["true"], {"SLURM_SPANK_SHIFTER_VOLUME": "/a:/b"}, 1001),
+    (["true"], {"SHIFTER_VOLUME": ""}, 1001),                   # refused by the full launch
     (["true"], {"SHIFTER_MODULE": ""}, 1001),                   # any module request
     (["true"], {"SLURM_SPANK_SHIFTER_MODULE": "none"}, 1001),
     (["true"], {"SHIFTER_IMAGETYPE": "docker"}, 1001),          # a tag: needs the gateway
