@@ -9,6 +9,9 @@ Precedence (upstream ``shifter.c``), highest first:
 3. ``SHIFTER_IMAGEREQUEST`` (else ``SLURM_SPANK_SHIFTER_IMAGEREQUEST``)
    parsed as a descriptor.
 
+When none applies but one variable of the pair in rule 2 is set, the error
+names the missing one.
+
 The *request* string (exported as ``SHIFTER_IMAGEREQUEST`` in the container)
 is the ``--image`` text, else the request variable, else ``type:tag``.
 
@@ -129,4 +132,16 @@ def select_image(cli_image: str | None, environ: Mapping[str, str],
     if request and request[1].strip():
         spec = parse_descriptor(request[1], default, local)
         return ImageSelection(spec, request[1].strip(), request[0])
+    _refuse_half_pair(itype, tag)
     return None
+
+
+def _refuse_half_pair(itype: tuple[str, str] | None, tag: tuple[str, str] | None) -> None:
+    """One of ``SHIFTER_IMAGETYPE``/``SHIFTER_IMAGE`` (or their Slurm twins)
+    without the other: an ImageError naming the one that is missing."""
+    for given, names, missing_names in ((tag, IMAGE_ENV, IMAGE_TYPE_ENV),
+                                        (itype, IMAGE_TYPE_ENV, IMAGE_ENV)):
+        if given and given[1].strip():
+            missing = missing_names[names.index(given[0])]
+            raise ImageError(f"{given[0]}={given[1].strip()} given without {missing} "
+                             "(set both, or use --image=<type>:<tag>)")

@@ -129,8 +129,25 @@ def test_type_without_image_both_dropped_then_request():
                                  "SHIFTER_IMAGEREQUEST")
 
 
-def test_image_without_type_ignored():
-    assert select_image(None, {"SHIFTER_IMAGE": "busybox"}, cfg()) is None
+@pytest.mark.parametrize("environ, message", [
+    ({"SHIFTER_IMAGE": "zz"}, "SHIFTER_IMAGE=zz given without SHIFTER_IMAGETYPE "
+     "(set both, or use --image=<type>:<tag>)"),
+    ({"SHIFTER_IMAGE": " zz ", "SHIFTER_IMAGETYPE": " "}, "SHIFTER_IMAGE=zz given without "
+     "SHIFTER_IMAGETYPE (set both, or use --image=<type>:<tag>)"),
+    ({"SLURM_SPANK_SHIFTER_IMAGE": "zz"}, "SLURM_SPANK_SHIFTER_IMAGE=zz given without "
+     "SLURM_SPANK_SHIFTER_IMAGETYPE (set both, or use --image=<type>:<tag>)"),
+    ({"SHIFTER_IMAGETYPE": "id"}, "SHIFTER_IMAGETYPE=id given without SHIFTER_IMAGE "
+     "(set both, or use --image=<type>:<tag>)"),
+])
+def test_image_or_type_alone_names_the_missing_variable(environ, message):
+    with pytest.raises(ImageError) as info:
+        select_image(None, environ, cfg())
+    assert str(info.value) == message
+
+
+def test_image_without_type_falls_back_to_the_request():
+    sel = select_image(None, {"SHIFTER_IMAGE": "zz", "SHIFTER_IMAGEREQUEST": "id:ab"}, cfg())
+    assert sel is not None and str(sel.spec) == "id:ab"
 
 
 def test_slurm_request_fallback():
