@@ -48,6 +48,11 @@ class ImageSpec:
         """True when the gateway must map the tag to an image id."""
         return self.itype not in ("id", "local")
 
+    def label(self, ident: str) -> str:
+        """How messages name the image: ``type:tag``, with the id the gateway
+        resolved the tag to, if any."""
+        return str(self) if ident == self.tag else f"{self} (id {ident})"
+
 
 @dataclass(frozen=True)
 class ImageSelection:

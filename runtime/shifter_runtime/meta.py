@@ -215,12 +215,16 @@ def parse_meta(text: str, path: str = "<meta>") -> ImageMeta:
     return meta
 
 
-def load_meta(path: str) -> ImageMeta:
-    """Read and parse a ``.meta`` file; errors name the file."""
+def load_meta(path: str, image: str | None = None) -> ImageMeta:
+    """Read and parse a ``.meta`` file; errors name the file, except that a
+    missing file of ``image`` (the image as messages name it) reads
+    ``image IMAGE: not found in DIR``."""
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
     except OSError as err:
+        if image is not None and isinstance(err, FileNotFoundError):
+            raise MetaError(f"image {image}: not found in {path.rpartition('/')[0]}") from None
         raise MetaError(f"{path}: cannot read: {err.strerror}") from None
     except UnicodeDecodeError:
         raise MetaError(f"{path}: not UTF-8 text") from None

@@ -25,7 +25,7 @@ def image_source(spec: ImageSpec, config: UdiRootConfig, user: UserInfo) -> Imag
                              "(allowLocalChroot=0)")
         return ImageSource(spec.tag, "VFS", spec.tag)
     ident = resolve_identifier(spec, config)
-    meta = load_meta(meta_file(config.image_path, ident))
+    meta = load_meta(meta_file(config.image_path, ident), spec.label(ident))
     if not acl_allows(meta, user.uid, [user.gid, *user.gids]):
         raise ImageError(f"image '{spec}': permission denied to image for {user.name}")
     return ImageSource(ident, meta.format, image_file(config.image_path, ident, meta.format),

@@ -53,7 +53,7 @@ def _image_meta(config: configmod.UdiRootConfig, spec: imagespec.ImageSpec,
     """The image metadata and the image file (or directory for ``local:``)."""
     if spec.itype == "local":
         return metamod.ImageMeta(format="VFS"), spec.tag
-    meta = metamod.load_meta(metamod.meta_file(config.image_path, ident))
+    meta = metamod.load_meta(metamod.meta_file(config.image_path, ident), spec.label(ident))
     return meta, metamod.image_file(config.image_path, ident, meta.format)
 
 

@@ -178,5 +178,10 @@ def test_env_local_needs_allow_local_chroot():
         select_image(None, env, cfg())
 
 
+def test_label_names_the_resolved_id():
+    assert ImageSpec("id", "ab12").label("ab12") == "id:ab12"
+    assert ImageSpec("docker", "ubuntu:22.04").label("ab12") == "docker:ubuntu:22.04 (id ab12)"
+
+
 def test_shifter_variable_is_not_read():
     assert select_image(None, {"SHIFTER": "docker:x"}, cfg()) is None

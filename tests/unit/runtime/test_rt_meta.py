@@ -155,6 +155,9 @@ def test_load_meta_file(tmp_path):
         load_meta(str(tmp_path / "nope.meta"))
     assert str(info.value) == (f"{tmp_path}/nope.meta: cannot read: "
                                f"No such file or directory")
+    with pytest.raises(MetaError) as info:
+        load_meta(str(tmp_path / "nope.meta"), "id:nope")
+    assert str(info.value) == f"image id:nope: not found in {tmp_path}"
 
 
 def test_paths():
