@@ -108,7 +108,7 @@ def launch(argv: list[str], environ: dict[str, str]) -> int:
     else:
         from .private import build_private
         root = build_private(config, image_path, meta.format, user, active, volumes,
-                             request.to_bytes())
+                             request.to_bytes(), reference=selection.spec.label(ident))
     enter.pivot_into(root)
     enter.drop_privileges(highest_cap)
     execute.change_directory(workdir)

@@ -6,7 +6,10 @@ over a staging directory (only this mount namespace sees it):
 * ``image/`` -- the squashfs image served by a ``squashfuse_ll`` child through a
   FUSE connection we mount ourselves (``/dev/fuse`` fd passed as
   ``/dev/fd/N``), read-only, nosuid, nodev; the child has
-  ``PR_SET_PDEATHSIG`` and holds no capability, so it ends with the launch;
+  ``PR_SET_PDEATHSIG`` and holds no capability, so it ends with the launch.
+  The file is checked first (a squashfs superblock, not truncated); the
+  child's stderr goes to a memfd, whose first line becomes the error when the
+  image cannot be served after all;
 * ``site/`` -- the site layer: upstream's skeleton directories, ``/etc`` files
   and every mount target (so a missing target is simply created, and a
   symlink in the image can never redirect a site or user mount);
@@ -18,13 +21,17 @@ then ``/proc``, ``/sys``, ``/dev`` (recursive), ``/tmp``, ``/var/tmp``,
 ``optUdiImage``, module ``copyPath``s (read-only under
 ``/opt/udiImage``), siteFs, module siteFs and the user's volumes are bound
 onto ``root/``.  Root-only features (``roothook``, ``perNodeCache``, site
-mount hooks) are refused.
+mount hooks) are refused, and so is a ``local:`` image that is not a directory
+the user can read, or that contains the staging directory.  Errors about the
+image name it (``image <type>:<tag>: ...``).
 """
 from __future__ import annotations
 
 import errno
 import os
 import pwd
+import signal
+import stat
 
 from ..config import ModuleConfig, UdiRootConfig
 from ..errors import ShifterError
@@ -41,6 +48,8 @@ SKELETON = ("etc", "opt", "opt/udiImage", "opt/udiImage/modules", "var",
 _FLAG_LOCKS = libc.MS_RDONLY | libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC | \
     libc.MS_NOATIME | libc.MS_NODIRATIME
 _ST_RELATIME = 4096
+SQUASHFS_MAGIC = b"hsqs"
+SUPERBLOCK_SIZE = 96  # squashfs 4 superblock; bytes_used is the u64 at offset 40
 
 
 class PrivateBuildError(ShifterError):
@@ -70,13 +79,73 @@ def _refuse_root_features(config: UdiRootConfig, modules: list[ModuleConfig],
                                 "(setupRoot, or the Slurm --image option)")
 
 
-def start_squashfuse(image_fd: int, mountpoint: str, uid: int, gid: int) -> int:
-    """Mount a FUSE connection on ``mountpoint`` and serve it with squashfuse; return its pid."""
+def squashfs_problem(head: bytes, size: int) -> str | None:
+    """Why a file of ``size`` bytes starting with ``head`` (its first
+    :data:`SUPERBLOCK_SIZE` bytes) is no squashfs image; None if it looks like one."""
+    if len(head) < SUPERBLOCK_SIZE or not head.startswith(SQUASHFS_MAGIC):
+        return "not a squashfs image (no squashfs superblock)"
+    used = int.from_bytes(head[40:48], "little")
+    if used > size:
+        return f"truncated squashfs image ({size} bytes, the superblock says {used})"
+    return None
+
+
+def check_local_image(path: str, base: str, reference: str, user: str) -> None:
+    """A ``local:`` image must be a directory the user can read and search (as
+    setupRoot words it), and cannot be an overlay layer if it contains ``base``,
+    the staging directory."""
+    try:
+        is_dir = stat.S_ISDIR(os.stat(path).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        is_dir = False
+    except OSError as err:
+        raise PrivateBuildError(f"image {reference}: {err.strerror.lower()} for {user}") from None
+    if not is_dir:
+        raise PrivateBuildError(f"image {reference}: local image is not a directory")
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise PrivateBuildError(f"image {reference}: permission denied for {user}")
+    image, staging = os.path.realpath(path), os.path.realpath(base)
+    if staging == image or staging.startswith(image.rstrip("/") + "/"):
+        raise PrivateBuildError(f"image {reference}: contains {base}, where a private "
+                                "container is built: use a container prepared by root "
+                                "(setupRoot, or the Slurm path)")
+
+
+def _unopenable(reference: str, path: str, err: OSError) -> str:
+    """The error line for an image file that cannot be opened."""
+    if err.errno == errno.ENOENT:
+        return f"image {reference}: {path} is missing (its .meta is there)"
+    if err.errno in (errno.EACCES, errno.EPERM):
+        return (f"image {reference}: {path}: {err.strerror}: a private image can only be "
+                "used through a container prepared by root (the Slurm path)")
+    return f"image {reference}: {path}: {err.strerror}"
+
+
+def open_image(path: str, reference: str) -> int:
+    """The squashfs image file, opened and checked; errors name the image as ``reference``."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as err:
+        raise PrivateBuildError(_unopenable(reference, path, err)) from None
+    try:
+        problem = squashfs_problem(os.pread(fd, SUPERBLOCK_SIZE, 0), os.fstat(fd).st_size)
+    except OSError as err:
+        problem = err.strerror
+    if problem:
+        os.close(fd)
+        raise PrivateBuildError(f"image {reference}: {path}: {problem}")
+    return fd
+
+
+def start_squashfuse(image_fd: int, mountpoint: str, uid: int, gid: int) -> tuple[int, int]:
+    """Mount a FUSE connection on ``mountpoint`` and serve it with squashfuse; return its
+    pid and a memfd holding what it writes to stderr."""
     try:
         fuse_fd = os.open("/dev/fuse", os.O_RDWR | os.O_CLOEXEC)
     except OSError as err:
         raise PrivateBuildError(f"/dev/fuse: {err.strerror}: a container without setupRoot "
                                 "needs FUSE for users (ask the site)") from None
+    err_fd = os.memfd_create("squashfuse-stderr", os.MFD_CLOEXEC)
     try:
         libc.mount("squashfuse", mountpoint, "fuse.squashfuse",
                    libc.MS_NOSUID | libc.MS_NODEV | libc.MS_RDONLY,
@@ -91,12 +160,51 @@ def start_squashfuse(image_fd: int, mountpoint: str, uid: int, gid: int) -> int:
                     os._exit(1)
                 os.set_inheritable(fuse_fd, True)
                 os.set_inheritable(image_fd, True)
+                os.dup2(err_fd, 2)
                 os.execv(binary, [binary, "-f", f"/dev/fd/{image_fd}", f"/dev/fd/{fuse_fd}"])
             finally:
                 os._exit(127)
-        return pid
+        return pid, err_fd
+    except BaseException:
+        os.close(err_fd)
+        raise
     finally:
         os.close(fuse_fd)
+
+
+def squashfuse_failure(pid: int, err_fd: int) -> str | None:
+    """Stop squashfuse (the mount it serves failed) and return the first line it wrote."""
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    lines = os.pread(err_fd, 4096, 0).decode(errors="replace").strip().splitlines()
+    return lines[0] if lines else None
+
+
+def _mount_root(config: UdiRootConfig, base: str, image_fd: int, image_path: str,
+                user: pwd.struct_passwd, reference: str) -> None:
+    """Serve the image on ``base/image`` and mount the overlay on ``base/root``;
+    a failure names the image (and squashfuse's own complaint, if any)."""
+    fuse: tuple[int, int] | None = None
+    try:
+        if image_fd >= 0:
+            fuse = start_squashfuse(image_fd, f"{base}/image", user.pw_uid, user.pw_gid)
+        else:  # local: a directory (allowLocalChroot)
+            _bind(image_path, f"{base}/image", ro=True, rec=True)
+        options = f"lowerdir={base}/site:{base}/image,userxattr"
+        ro = 0 if config.mount_udi_root_writable else libc.MS_RDONLY
+        if not ro:
+            options += f",upperdir={base}/upper,workdir={base}/work"
+        libc.mount("overlay", f"{base}/root", "overlay", libc.MS_NOSUID | libc.MS_NODEV | ro,
+                   options)
+    except OSError as err:
+        said = squashfuse_failure(*fuse) if fuse else None
+        why = f"{image_path}: squashfuse: {said}" if said else err.strerror
+        raise PrivateBuildError(f"image {reference}: {why}") from None
+    finally:
+        if image_fd >= 0:
+            os.close(image_fd)
+        if fuse:
+            os.close(fuse[1])
 
 
 def _bind(source: str, target: str, *, ro: bool = False, rec: bool = False,
@@ -172,26 +280,38 @@ def _bind_volume(root: str, root_fd: int, vol: VolumeMount, user_map: bool,
             os.close(src_fd)
 
 
+def _bind_system(root: str, reference: str) -> None:
+    """Bind ``/proc``, ``/sys``, ``/dev``, ``/tmp`` and ``/var/tmp`` onto the root; their
+    targets are looked up through the image too, so a failure names it."""
+    binds = [("/proc", True, False), ("/sys", True, False), ("/dev", True, True),
+             ("/tmp", False, False)]
+    if os.path.isdir("/var/tmp"):
+        binds.append(("/var/tmp", False, False))
+    for path, rec, dev in binds:
+        try:
+            _bind(path, root + path, rec=rec, dev=dev)
+        except OSError as err:
+            raise PrivateBuildError(f"image {reference}: {path}: {err.strerror}") from None
+
+
 def build_private(config: UdiRootConfig, image_path: str, image_format: str,
                   user: pwd.struct_passwd, modules: list[ModuleConfig],
-                  volumes: list[VolumeMount], state: bytes) -> str:
+                  volumes: list[VolumeMount], state: bytes, *, reference: str) -> str:
     """Build the container (caller is already in its user + mount namespace); return its root.
 
-    ``state`` is written as ``var/shifterConfig.json``, as upstream does.
+    ``state`` is written as ``var/shifterConfig.json``, as upstream does;
+    ``reference`` names the image in errors.
     """
     _refuse_root_features(config, modules, volumes)
     if image_format not in ("squashfs", "VFS"):
         raise PrivateBuildError(f"image {image_path}: format {image_format} can only be mounted "
                                 "by root (setupRoot, or the Slurm --image option)")
-    image_fd = -1
-    if image_format != "VFS":
-        try:
-            image_fd = os.open(image_path, os.O_RDONLY | os.O_CLOEXEC)
-        except OSError as err:
-            raise PrivateBuildError(
-                f"image {image_path}: {err.strerror}: a private image can only be "
-                "used through a container prepared by root (the Slurm path)") from None
     base = _staging(config)
+    if image_format == "VFS":
+        check_local_image(image_path, base, reference, user.pw_name)
+        image_fd = -1
+    else:
+        image_fd = open_image(image_path, reference)
     libc.mount("shifter", base, "tmpfs", libc.MS_NOSUID | libc.MS_NODEV, "mode=0755")
     site, root = f"{base}/site", f"{base}/root"
     for name in ("site", "image", "root", "upper", "work"):
@@ -209,22 +329,8 @@ def build_private(config: UdiRootConfig, image_path: str, image_format: str,
     extra += [(f"/opt/udiImage/modules/{m.name}", m.copy_path) for m in modules if m.copy_path]
     for target, _ in extra:
         _make_target(site, target)
-    if image_fd >= 0:
-        start_squashfuse(image_fd, f"{base}/image", user.pw_uid, user.pw_gid)
-        os.close(image_fd)
-    else:  # local: a directory (allowLocalChroot)
-        _bind(image_path, f"{base}/image", ro=True, rec=True)
-    options = f"lowerdir={site}:{base}/image,userxattr"
-    ro = 0 if config.mount_udi_root_writable else libc.MS_RDONLY
-    if not ro:
-        options += f",upperdir={base}/upper,workdir={base}/work"
-    libc.mount("overlay", root, "overlay", libc.MS_NOSUID | libc.MS_NODEV | ro, options)
-    _bind("/proc", f"{root}/proc", rec=True)
-    _bind("/sys", f"{root}/sys", rec=True)
-    _bind("/dev", f"{root}/dev", rec=True, dev=True)
-    _bind("/tmp", f"{root}/tmp")
-    if os.path.isdir("/var/tmp"):
-        _bind("/var/tmp", f"{root}/var/tmp")
+    _mount_root(config, base, image_fd, image_path, user, reference)
+    _bind_system(root, reference)
     for target, source in extra:
         _bind(source, root + target, ro=True)
     style = config.mount_propagation_style
