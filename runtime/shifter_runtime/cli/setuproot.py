@@ -96,7 +96,7 @@ def setup(args: Args) -> float:
         print(f"setupRoot: warning: {warning}", file=sys.stderr)
     user = lookup_user(args.user, args.uid, args.gid, libc=config.allow_libc_pwd_calls,
                        etc_path=config.etc_path)
-    modules = resolve_modules(args.modules, config)
+    modules = resolve_modules(args.modules, config, source="-m")
     spec = parse_descriptor(f"{args.image_type}:{args.image_id}", None,
                             config.allow_local_chroot)
     image = image_source(spec, config, user)

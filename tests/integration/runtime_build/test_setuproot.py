@@ -241,8 +241,8 @@ def test_private_image_refused_for_user_outside_acl(site, user):
 
 def test_missing_image_is_one_line_error(site, user):
     done = site.setup("-u", user.name, "id", "doesnotexist", check=False)
-    assert done.returncode == 1 and "doesnotexist.meta" in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1
+    assert (done.returncode, done.stderr) == (
+        1, f"setupRoot: image id:doesnotexist: not found in {site.images.path}\n")
 
 
 def test_second_setup_refused_first_intact(site, user):
@@ -308,3 +308,9 @@ def test_config_warnings_printed_and_setup_goes_on(site, user):
                            "deprecated, ignored\n")
     assert (site.udi / "var/shifterConfig.json").exists()
     assert site.unsetup().stderr.startswith("unsetupRoot: warning: ")
+
+
+def test_unknown_module_names_setuproots_own_option(site, user):
+    done = site.setup("-u", user.name, "-m", "nosuch", "id", site.images.ids["plain"], check=False)
+    assert (done.returncode, done.stderr) == (1, "setupRoot: -m: unknown shifter module 'nosuch'\n")
+    assert site.mounts() == []
