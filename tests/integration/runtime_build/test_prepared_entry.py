@@ -45,7 +45,7 @@ LEAN = {"shifter_runtime", "shifter_runtime.launchenv",
         "shifter_runtime.kernel.libc", "shifter_runtime.launch.enter",
         "shifter_runtime.launch.execute", "_ctypes", "errno"}
 PROBE = ("id -u; pwd; env | sort; cat /var/shifterConfig.json; echo; "
-         "grep ^Cap /proc/self/status")
+         "grep ^Cap /proc/self/status; grep NoNewPrivs /proc/self/status")
 
 
 def run_entry(site, user, *args: str, **env: str) -> tuple[subprocess.CompletedProcess, set]:
@@ -93,6 +93,7 @@ def test_the_plan_enters_the_same_container_with_the_lean_modules_only(site, use
     assert any(line.startswith("PATH=/opt/site/bin:") for line in lines)
     caps = dict(line.split(":\t") for line in lines if line.startswith("Cap"))
     assert len(caps) == 5 and all(int(v, 16) == 0 for v in caps.values()), caps
+    assert "NoNewPrivs:\t1" in lines, lines[-6:]
     site.unsetup()
     assert not plan.exists()
 

@@ -13,14 +13,14 @@ def _root_fstype(text: str) -> str:
 def test_matching_request_enters_prepared_container(shifter, prepared):
     proc = shifter("shifteruser", "--image=id:plain", "sh", "-c",
                    "cat /proc/mounts; echo; cat /var/shifterConfig.json; echo; id -u; "
-                   "grep -E 'Cap(Eff|Bnd)|NoNewPrivs' /proc/self/status")
+                   "grep -E '^Cap|NoNewPrivs' /proc/self/status")
     assert proc.returncode == 0, proc.stderr
     assert _root_fstype(proc.stdout) == "tmpfs"
     assert ('{"identifier":"plain","user":"shifteruser","volMap":"","modules":""}'
             in proc.stdout)
     assert f"\n{prepared.uid}\n" in proc.stdout
-    assert "CapEff:\t0000000000000000" in proc.stdout
-    assert "CapBnd:\t0000000000000000" in proc.stdout
+    for name in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert f"{name}:\t0000000000000000" in proc.stdout, proc.stdout
     assert "NoNewPrivs:\t1" in proc.stdout
 
 
