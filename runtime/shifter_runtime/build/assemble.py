@@ -53,14 +53,21 @@ def _build_root(spec: BuildSpec, image: str) -> None:
     _mount_rootfs(spec)
     root = RootFs(spec.udi_mount)
     try:
-        image_dev = os.stat(image).st_dev
-        allowed_devs = {root.dev, image_dev, os.stat("/tmp").st_dev}
         _site_modifications(spec, root)
+        before = mounts.mount_ids_under(spec.udi_mount)
         for subdir in ("/", "/var", "/opt"):
             merge_image(root, image, subdir, copy=False)
         root.mkdir("/etc/ssh")
         merge_image(root, image, "/etc", copy=True)
-        mount_user(root, spec, allowed_devs)
+        # The container's own mounts (not devices: a siteFs on /tmp's file system is
+        # not /tmp): its tmpfs, its /tmp and the image's binds.
+        tmp = root.open("/tmp")
+        try:
+            allowed = {mounts.mount_id(root.fd), mounts.mount_id(tmp)}
+        finally:
+            os.close(tmp)
+        allowed |= mounts.mount_ids_under(spec.udi_mount) - before
+        mount_user(root, spec, allowed)
         root.write(f"/{STATE_FILE}", spec.state)
         if not spec.writable:
             mounts.mount_setattr(root.fd, mounts.MOUNT_ATTR_RDONLY, rec=False)

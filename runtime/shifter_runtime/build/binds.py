@@ -88,10 +88,11 @@ def _is_dev(source: str) -> bool:
     return real == "/dev" or real.startswith("/dev/")
 
 
-def mount_user(root: RootFs, spec: BuildSpec, allowed_devs: set[int]) -> None:
+def mount_user(root: RootFs, spec: BuildSpec, allowed_mounts: set[int]) -> None:
     """User volumes: the source is resolved inside the container, as the user; the target
     must resolve to an allowed place (made on the tmpfs if missing) and be a directory on
-    the tmpfs, the image or /tmp, or owned by the user."""
+    one of ``allowed_mounts`` (mount IDs: the tmpfs, the image, /tmp), or owned by the
+    user."""
     user = spec.user
     for bind in spec.volumes:
         where = _where("volume", bind)
@@ -102,7 +103,7 @@ def mount_user(root: RootFs, spec: BuildSpec, allowed_devs: set[int]) -> None:
             st = os.fstat(tfd)
             if not stat.S_ISDIR(st.st_mode):
                 raise BuildError(f"{where}: target {real} is not a directory")
-            if st.st_dev not in allowed_devs and st.st_uid != user.uid:
+            if mounts.mount_id(tfd) not in allowed_mounts and st.st_uid != user.uid:
                 raise BuildError(f"{where}: target {real} is not on the container's own "
                                  "filesystems and not owned by the user")
             if bind.per_node_cache is not None:

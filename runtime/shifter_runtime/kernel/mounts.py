@@ -1,6 +1,7 @@
 """Mount syscalls: mount(2), umount2, and the fd-based mount API."""
 from __future__ import annotations
 
+import errno
 import os
 from typing import Optional
 
@@ -120,6 +121,28 @@ def mount_entries(base: str, mountinfo: str = "/proc/self/mountinfo"
                 found.append((point, _unescape(tail[1]) if len(tail) > 1 else ""))
     found.reverse()
     return found
+
+
+def mount_ids_under(base: str, mountinfo: str = "/proc/self/mountinfo") -> set[int]:
+    """Mount IDs of the mounts at or below ``base`` (whole path components)."""
+    base = base.rstrip("/") or "/"
+    found = set()
+    with open(mountinfo, "rb") as fh:
+        for line in fh:
+            fields = line.decode().split(" ")
+            point = _unescape(fields[4])
+            if point == base or point.startswith(base + "/") or base == "/":
+                found.add(int(fields[0]))
+    return found
+
+
+def mount_id(fd: int) -> int:
+    """The ID (as in mountinfo) of the mount the open descriptor ``fd`` lies on."""
+    with open(f"/proc/self/fdinfo/{fd}", "rb") as fh:
+        for line in fh:
+            if line.startswith(b"mnt_id:"):
+                return int(line.split()[1])
+    raise OSError(errno.ENOTSUP, "no mnt_id in /proc/self/fdinfo")
 
 
 def mounts_under(base: str, mountinfo: str = "/proc/self/mountinfo") -> list[str]:
