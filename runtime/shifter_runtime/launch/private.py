@@ -48,6 +48,7 @@ SKELETON = ("etc", "opt", "opt/udiImage", "opt/udiImage/modules", "var",
 _FLAG_LOCKS = libc.MS_RDONLY | libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC | \
     libc.MS_NOATIME | libc.MS_NODIRATIME
 _ST_RELATIME = 4096
+_AT_EMPTY_PATH, _AT_RECURSIVE = 0x1000, 0x8000
 SQUASHFS_MAGIC = b"hsqs"
 SUPERBLOCK_SIZE = 96  # squashfs 4 superblock; bytes_used is the u64 at offset 40
 
@@ -227,9 +228,26 @@ def _bind(source: str, target: str, *, ro: bool = False, rec: bool = False,
     flags |= 0 if dev else libc.MS_NODEV
     flags |= libc.MS_RDONLY if ro else 0
     libc.mount(None, target, None, libc.MS_BIND | libc.MS_REMOUNT | flags)
+    if rec:
+        _flag_submounts(target, ro=ro, dev=dev)
     if propagation:
         kind = libc.MS_SLAVE if propagation == "slave" else libc.MS_PRIVATE
         libc.mount(None, target, None, kind | (libc.MS_REC if rec else 0))
+
+
+def _flag_submounts(target: str, *, ro: bool, dev: bool) -> None:
+    """nosuid (nodev unless ``dev``, ro if asked) on every mount of a recursive bind: the
+    remount reaches its top only, and the submounts copied from the host keep their own
+    flags.  ``mount_setattr(2)`` may add flags to mounts locked in the user namespace;
+    ``MOUNT_ATTR_RDONLY/NOSUID/NODEV`` have the values of ``MS_RDONLY/NOSUID/NODEV``."""
+    attrs = libc.MS_NOSUID | (0 if dev else libc.MS_NODEV) | (libc.MS_RDONLY if ro else 0)
+    attr = libc.u64s(attrs, 0, 0, 0)  # struct mount_attr: set, clear, propagation, userns
+    fd = os.open(target, os.O_PATH | os.O_CLOEXEC)
+    try:
+        libc.syscall(libc.SYS_MOUNT_SETATTR, fd, b"", _AT_EMPTY_PATH | _AT_RECURSIVE, attr,
+                     len(attr), what="mount_setattr", path=target)
+    finally:
+        os.close(fd)
 
 
 def _make_target(site: str, target: str) -> None:
