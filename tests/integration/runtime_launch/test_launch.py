@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
 
 import pytest
 
@@ -117,6 +119,15 @@ def test_setuid_root_and_file_capability_binaries_are_inert(shifter, test_users,
                    "stat -c %a /suid/busybox; /suid/busybox id -u")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["4755", uid]
+    # Precondition: the image really carries the file capability (else this is vacuous).
+    extracted = launch_site.base / "cap-extract"
+    subprocess.run(["unsquashfs", "-f", "-q", "-n", "-d", str(extracted),
+                    str(launch_site.images / "plain.squashfs"), "cap/busybox"],
+                   check=True, stdout=subprocess.DEVNULL)
+    try:
+        assert os.getxattr(extracted / "cap/busybox", "security.capability")
+    finally:
+        shutil.rmtree(extracted)
     secret = launch_site.base / "root-only"
     secret.write_text("root secret\n")
     secret.chmod(0o600)
