@@ -18,9 +18,10 @@ over a staging directory (only this mount namespace sees it):
   ``mountUdiRootWritable`` (then an upper layer on the tmpfs);
 
 then ``/proc``, ``/sys``, ``/dev`` (recursive), ``/tmp``, ``/var/tmp``,
-``optUdiImage``, module ``copyPath``s (read-only under
-``/opt/udiImage``), siteFs, module siteFs and the user's volumes are bound
-onto ``root/``.  Root-only features (``roothook``, ``perNodeCache``, site
+``optUdiImage`` (read-only, an overlay over the site layer's ``opt/udiImage``,
+so the module ``copyPath`` targets there stay visible), module ``copyPath``s
+(read-only under ``/opt/udiImage/modules``), siteFs, module siteFs and the
+user's volumes are bound onto ``root/``.  Root-only features (``roothook``, ``perNodeCache``, site
 mount hooks) are refused, and so is a ``local:`` image that is not a directory
 the user can read, or that contains the staging directory.  Errors about the
 image name it (``image <type>:<tag>: ...``).
@@ -312,6 +313,16 @@ def _bind_system(root: str, reference: str) -> None:
             raise PrivateBuildError(f"image {reference}: {path}: {err.strerror}") from None
 
 
+def _mount_opt_udi_image(source: str, base: str) -> None:
+    """``optUdiImage`` on ``/opt/udiImage``, read-only, as an overlay over the site
+    layer's ``opt/udiImage``: a bind would hide the module copyPath targets there."""
+    os.mkdir(f"{base}/optudi", 0o755)
+    _bind(source, f"{base}/optudi", ro=True)
+    libc.mount("overlay", f"{base}/root/opt/udiImage", "overlay",
+               libc.MS_NOSUID | libc.MS_NODEV | libc.MS_RDONLY,
+               f"lowerdir={base}/site/opt/udiImage:{base}/optudi,userxattr")
+
+
 def build_private(config: UdiRootConfig, image_path: str, image_format: str,
                   user: pwd.struct_passwd, modules: list[ModuleConfig],
                   volumes: list[VolumeMount], state: bytes, *, reference: str) -> str:
@@ -343,13 +354,14 @@ def build_private(config: UdiRootConfig, image_path: str, image_format: str,
     site_fs = [*config.site_fs, *(v for m in modules for v in m.site_fs)]
     for vol in (*site_fs, *volumes):
         _make_target(site, vol.target)
-    extra = [("/opt/udiImage", config.opt_udi_image)] if config.opt_udi_image else []
-    extra += [(f"/opt/udiImage/modules/{m.name}", m.copy_path) for m in modules if m.copy_path]
-    for target, _ in extra:
+    copies = [(f"/opt/udiImage/modules/{m.name}", m.copy_path) for m in modules if m.copy_path]
+    for target, _ in copies:
         _make_target(site, target)
     _mount_root(config, base, image_fd, image_path, user, reference)
     _bind_system(root, reference)
-    for target, source in extra:
+    if config.opt_udi_image:
+        _mount_opt_udi_image(config.opt_udi_image, base)
+    for target, source in copies:
         _bind(source, root + target, ro=True)
     style = config.mount_propagation_style
     root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)

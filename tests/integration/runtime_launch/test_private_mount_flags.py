@@ -150,12 +150,8 @@ def test_volume_through_user_planted_relative_symlink_stays_inside(shifter, laun
     assert not [p for p, _, _ in parse_mountinfo(proc.stdout) if p == str(link)]
 
 
-@pytest.mark.xfail(strict=True, reason="private container binds optUdiImage over "
-                   "/opt/udiImage, then looks for the copyPath target "
-                   "/opt/udiImage/modules/<name> inside the host's optUdiImage directory: "
-                   "'mount bind: No such file or directory' unless the site created it "
-                   "there (setupRoot copies both and works)")
 def test_opt_udi_image_with_a_module_copy_path(shifter, launch_site, outside):
+    """Both reach the private container's /opt/udiImage, as in a setupRoot container."""
     opt, modcopy = outside / "opt", outside / "modcopy"
     for d in (opt, modcopy):
         d.mkdir(mode=0o755)
