@@ -12,13 +12,13 @@ are (the epilog still kills them).
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shifter_slurm import siteconf
+from shifter_slurm import siteconf, sshd
 from shifter_slurm.cgroups import JobCgroup
 from shifter_slurm.prolog import STATE_FILE
-from shifter_slurm.sshd import SSH_DIR
 
 if TYPE_CHECKING:
     from shifter_slurm.plugconf import PlugConf
@@ -54,15 +54,27 @@ def step_freezer_cgroup() -> str | None:
     return None
 
 
+def in_container(pid: int, uid: int, udi_mount: str) -> bool:
+    """Whether process ``pid`` runs as ``uid`` (all four uids) with ``udi_mount`` as its root."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        root, mount = os.stat(f"/proc/{pid}/root"), os.stat(udi_mount)
+    except OSError:
+        return False
+    uids = next((line.split()[1:] for line in status.splitlines() if line.startswith("Uid:")), [])
+    return uids == [str(uid)] * 4 and (root.st_dev, root.st_ino) == (mount.st_dev, mount.st_ino)
+
+
 def container_pids(conf: "PlugConf", udi_mount: str, uid: int, job_id: int) -> list[int]:
-    """The job's shifter cgroup, or without ``memory_cgroup`` the sshd alone."""
+    """The job's shifter cgroup, or without ``memory_cgroup`` the sshd alone.
+
+    The sshd's pid file is the user's to write: the pid it names is taken only
+    for a process of the job's user chrooted in the container.
+    """
     if conf.memory_cgroup:
         return JobCgroup(conf.memory_cgroup, uid, job_id).pids()
-    pidfile = Path(udi_mount) / SSH_DIR.lstrip("/") / "run" / "sshd.pid"
-    try:
-        return [int(pidfile.read_text().split()[0])]
-    except (FileNotFoundError, IndexError, ValueError):
-        return []
+    pid = sshd.read_pid(udi_mount)
+    return [pid] if pid is not None and in_container(pid, uid, udi_mount) else []
 
 
 def adopt(spank: "Spank", conf: "PlugConf") -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -27,6 +28,7 @@ from shifter_slurm.errors import ShifterSlurmError
 
 PORT = 1204
 SSH_DIR = "/opt/udiImage/ssh"
+PID_FILE = f"{SSH_DIR}/run/sshd.pid"
 BINARIES = {"sshd": "/usr/sbin/sshd", "ssh": "/usr/bin/ssh"}
 
 
@@ -46,7 +48,7 @@ def sshd_config(user: str) -> str:
         f"Port {PORT}",
         f"HostKey {SSH_DIR}/etc/ssh_host_ed25519_key",
         f"AuthorizedKeysFile {SSH_DIR}/etc/user_auth_keys",
-        f"PidFile {SSH_DIR}/run/sshd.pid",
+        f"PidFile {PID_FILE}",
         f"AllowUsers {user}",
         "PermitRootLogin no",
         "PubkeyAuthentication yes",
@@ -178,6 +180,29 @@ def start(udi_mount: str, account: Account, loader: str) -> None:
         reason = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
         raise ShifterSlurmError(f"container sshd did not start: {reason}")
     wait_listening(PORT)
+
+
+def read_pid(udi_mount: str) -> int | None:
+    """The number in the container sshd's pid file, or None.
+
+    The file's directory belongs to the user, so the number may name any
+    process: callers must check it.  No component of the path may be a symlink.
+    """
+    from shifter_runtime.kernel.paths import RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS, openat2
+
+    try:
+        root = _open_dir(udi_mount)
+        try:
+            fd = openat2(root, PID_FILE.lstrip("/"), os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY,
+                         RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)
+        finally:
+            os.close(root)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as pidfile:
+        text = pidfile.read(32) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+    words = text.split()
+    return int(words[0]) if words and words[0].isdigit() else None
 
 
 def wait_listening(port: int, timeout: float = 10.0) -> None:
