@@ -9,9 +9,9 @@ the image has (or none, like busybox).  Per container: fresh host keys, an
 user's public key (made at submission, ``~/.udiRoot/id_rsa.key``) as the only
 authorized key, and an ``ssh`` wrapper with a client config (port 1204, the
 same key) so ``ssh <node>`` from inside the container lands in the other
-node's container.  sshd runs chrooted in the container as the user, with no
-capabilities and no_new_privs, in the job's shifter cgroup (killed by the
-epilog).
+node's container.  sshd runs chrooted in the container as the user, with all
+five capability sets empty (bounding and ambient too) and no_new_privs, in the
+job's shifter cgroup (killed by the epilog).
 """
 from __future__ import annotations
 
@@ -162,15 +162,18 @@ def install(udi_mount: str, account: Account, pubkey: str) -> str:
 
 def start(udi_mount: str, account: Account, loader: str) -> None:
     """Start the sshd chrooted in the container as the user; it daemonizes."""
-    from shifter_runtime.kernel.libc import PR_SET_NO_NEW_PRIVS, prctl
+    from shifter_runtime.launch import enter as privs
+
+    highest_cap = privs.last_cap()
 
     def enter() -> None:
         os.chroot(udi_mount)
         os.chdir("/")
         os.setgroups(list(account.gids))
         os.setresgid(account.gid, account.gid, account.gid)
+        privs.drop_bounding_and_ambient(highest_cap)
         os.setresuid(account.uid, account.uid, account.uid)
-        prctl(PR_SET_NO_NEW_PRIVS, 1)
+        privs.clear_capabilities()
 
     argv = [f"{SSH_DIR}/lib/{loader}", "--library-path", f"{SSH_DIR}/lib", f"{SSH_DIR}/libexec/sshd",
             "-r", "-f", f"{SSH_DIR}/etc/sshd_config"]

@@ -71,8 +71,18 @@ def last_cap() -> int:
 
 def drop_privileges(highest_cap: int) -> None:
     """Clear all five capability sets and set no_new_privs (irreversible)."""
+    drop_bounding_and_ambient(highest_cap)
+    clear_capabilities()
+
+
+def drop_bounding_and_ambient(highest_cap: int) -> None:
+    """Empty the bounding and ambient sets (needs CAP_SETPCAP: before leaving root)."""
     for cap in range(highest_cap + 1):
         libc.prctl(libc.PR_CAPBSET_DROP, cap)
     libc.prctl(libc.PR_CAP_AMBIENT, libc.PR_CAP_AMBIENT_CLEAR_ALL)
+
+
+def clear_capabilities() -> None:
+    """Clear the effective, permitted and inheritable sets; set no_new_privs."""
     libc.capset_zero()
     libc.prctl(libc.PR_SET_NO_NEW_PRIVS, 1)
