@@ -130,7 +130,8 @@ def install(udi_mount: str, account: Account, pubkey: str) -> str:
         finally:
             os.close(udi_image)
     except OSError as exc:
-        raise ShifterSlurmError(f"cannot create {udi_mount}{SSH_DIR}: {exc.strerror}") from None
+        raise ShifterSlurmError(f"cannot create {udi_mount}{SSH_DIR}: {exc.filename}: {exc.strerror} "
+                                "(symlinks are not followed)") from None
     finally:
         os.close(root)
     loader, libs = host_libraries(list(BINARIES.values()))
