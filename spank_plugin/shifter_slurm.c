@@ -146,7 +146,8 @@ static int wanted(spank_t sp, const char *hook, int ac, char **av)
         /* extern_cgroup: the extern step adopts the container's sshd */
         if (strcmp(hook, "task_post_fork") == 0)
             return has_arg(ac, av, "extern_cgroup=1") && is_extern_step(sp);
-        /* --ccm: its tasks are placed in the container */
+        /* --ccm: cheap pre-filter on the user's own SHIFTER_CCM; stepd.py
+         * places the task only in a --ccm container, refusing it otherwise */
         return strcmp(hook, "task_init_privileged") == 0 && has_arg(ac, av, "enable_ccm=1") &&
                spank_getenv(sp, "SHIFTER_CCM", buf, sizeof buf) == ESPANK_SUCCESS &&
                strcmp(buf, "1") == 0;

@@ -105,19 +105,55 @@ def test_failed_prolog_says_why_and_leaves_the_node_clean(cluster, site, user_di
         cluster.resume()
 
 
-def test_ccm_places_tasks_in_the_container(slurm, site, user_dir):
+@pytest.fixture
+def ccm_cluster(slurm, site):
     cluster = slurm(plugstack_lines=site.plugstack("enable_sshd=1", "enable_ccm=1"))
     cluster.resume()
+    yield cluster
+    assert site.settle() == [], "the node was not left clean"
+
+
+# Run by a --ccm task: where it is, as whom, with which privileges.
+CCM_PROBE = ("test -e /var/shifterConfig.json && echo INSIDE; pwd; id -un; "
+             "grep -E '^(NoNewPrivs|Cap(Inh|Prm|Eff|Bnd|Amb)):' /proc/self/status")
+
+
+def test_ccm_places_tasks_in_the_container_without_privileges(ccm_cluster, site, user_dir):
+    cluster = ccm_cluster
     assert "--ccm" in cluster.run(["srun", "--help"], user=USER).stdout
-    proc = cluster.run(["srun", "--exclusive", "--ccm", "sh", "-c",
-                        "test -e /var/shifterConfig.json && echo INSIDE; pwd; id -un"], user=USER, cwd=str(user_dir))
+    proc = cluster.run(["srun", "--exclusive", "--ccm", "sh", "-c", CCM_PROBE], user=USER, cwd=str(user_dir))
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines() == ["INSIDE", str(user_dir), USER]
+    lines = proc.stdout.splitlines()
+    assert lines[:3] == ["INSIDE", str(user_dir), USER]
+    status = dict(line.split(":\t") for line in lines[3:])
+    assert status.pop("NoNewPrivs") == "1", proc.stdout
+    assert sorted(status) == ["CapAmb", "CapBnd", "CapEff", "CapInh", "CapPrm"], proc.stdout
+    assert all(int(value, 16) == 0 for value in status.values()), proc.stdout
     plain = cluster.run(["srun", "test", "-e", "/var/shifterConfig.json"], user=USER)
     assert plain.returncode != 0, "a job without --ccm ran inside the container"
     refused = cluster.run(["srun", "--ccm", f"--image=id:{site.busybox}", "true"], user=USER)
     assert "--ccm cannot be combined with --image" in refused.stderr
-    assert site.settle() == []
+
+
+def test_ccm_task_whose_directory_the_user_cannot_enter_starts_in_tmp(ccm_cluster, user_dir):
+    locked = user_dir / "root-only"
+    locked.mkdir(mode=0o700)
+    proc = ccm_cluster.run(["srun", "--exclusive", "--ccm", f"--chdir={locked}", "sh", "-c",
+                            "test -e /var/shifterConfig.json && echo INSIDE; pwd"], user=USER)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["INSIDE", "/tmp"]
+
+
+def test_shifter_ccm_in_the_step_environment_does_not_chroot_an_image_job(ccm_cluster, site):
+    """SHIFTER_CCM=1 is the user's variable: set for the task only (the client never
+    sees it), it must not chroot the task, as root, into the container of an image."""
+    proc = ccm_cluster.run(["srun", "--exclusive", f"--image=id:{site.busybox}", "--export=ALL,SHIFTER_CCM=1",
+                            "sh", "-c", "test -e /var/shifterConfig.json && echo INSIDE || echo OUTSIDE"],
+                           user=USER)
+    assert "INSIDE" not in proc.stdout, "the task was chrooted into the image's container"
+    assert proc.returncode != 0 and "OUTSIDE" not in proc.stdout, "the task was not refused"
+    assert "shifter: --ccm: the container on this node" in proc.stderr, proc.stderr
+    assert "was not built for --ccm" in proc.stderr, proc.stderr
 
 
 def test_extern_setup_runs_after_setup_root_before_the_job(slurm, site, user_dir):
