@@ -3,8 +3,8 @@
 Runs after normal exit, scancel, a killed step or a failed prolog alike: every
 process in the job's shifter cgroup is killed and the cgroup removed, then
 ``unsetupRoot`` unmounts the container unless another job's prolog built it
-(anything still mounted on udiMount/loopMount is torn down, so a half-done
-prolog is cleaned too).
+(marker.py; anything still mounted on udiMount/loopMount is torn down, so a
+half-done prolog is cleaned too).
 """
 from __future__ import annotations
 
@@ -39,4 +39,5 @@ def job_epilog(spank: "Spank", conf: "PlugConf") -> int:
     if owner is None and not (os.path.ismount(site.udi_mount) or os.path.ismount(site.loop_mount)):
         return 0  # no container on this node (shared-node job)
     run_logged(spank, unsetup_root_argv(site.udi_root_path, conf.shifter_config), "unsetupRoot")
+    marker.remove(site.udi_mount)
     return 0

@@ -1,30 +1,29 @@
-"""``<udiMount>/var/shifterSlurm.jobid``: which job built this node's container.
+"""Which job built this node's container: ``/run/shifter/jobs/<udiMount>``.
 
-The container root holds image content, so both path components are opened
-with O_NOFOLLOW: a symlink planted by an image can never redirect root's write.
+The record lives outside the container, in a root-only directory, so image
+content can neither stand in for it nor redirect root's write (each file is
+named after udiMount, ``/`` spelled ``%2F`` as launch plans are).  The prolog
+writes it after setupRoot, the epilog reads it and removes it with the container.
 """
 from __future__ import annotations
 
 import os
 
-FILE = "shifterSlurm.jobid"
+JOBS_DIR = "/run/shifter/jobs"
+_MAX_BYTES = 64
 
 
-def _open(udi_mount: str, flags: int, mode: int = 0o644) -> int:
-    root = os.open(udi_mount, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    try:
-        var = os.open("var", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=root)
-    finally:
-        os.close(root)
-    try:
-        return os.open(FILE, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=var)
-    finally:
-        os.close(var)
+def path(udi_mount: str) -> str:
+    """The record of the container on ``udi_mount``."""
+    return f"{JOBS_DIR}/{udi_mount.replace('%', '%25').replace('/', '%2F')}"
 
 
 def write(udi_mount: str, job_id: int) -> None:
-    """Record ``job_id`` (raises OSError, e.g. on a read-only container root)."""
-    fd = _open(udi_mount, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    """Record ``job_id`` (root only; raises OSError)."""
+    os.makedirs(os.path.dirname(JOBS_DIR), mode=0o755, exist_ok=True)
+    os.makedirs(JOBS_DIR, mode=0o700, exist_ok=True)
+    fd = os.open(path(udi_mount), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(f"{job_id}\n")
 
@@ -32,9 +31,17 @@ def write(udi_mount: str, job_id: int) -> None:
 def read(udi_mount: str) -> int | None:
     """The recorded job id, or None when there is none."""
     try:
-        fd = _open(udi_mount, os.O_RDONLY)
+        fd = os.open(path(udi_mount), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return None
-    with os.fdopen(fd) as handle:
-        text = handle.read().strip()
+    with os.fdopen(fd, "rb") as handle:
+        text = handle.read(_MAX_BYTES).strip()
     return int(text) if text.isdigit() else None
+
+
+def remove(udi_mount: str) -> None:
+    """Forget the record (the container is gone)."""
+    try:
+        os.unlink(path(udi_mount))
+    except FileNotFoundError:
+        pass

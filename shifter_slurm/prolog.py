@@ -103,12 +103,23 @@ def job_prolog(spank: "Spank", conf: "PlugConf") -> int:
         # (an epilog that never ran); upstream would silently reuse it
         spank.error(f"shifter: job {job_id}: removing the stale container of job {marker.read(site.udi_mount)}")
         run_logged(spank, unsetup_root_argv(site.udi_root_path, conf.shifter_config), "unsetupRoot")
+    record_owner(spank, site.udi_mount, job_id)
     try:
         build(spank, conf, site.udi_mount, site.udi_root_path, req, pubkey, job, uid, gid)
     except ShifterSlurmError as exc:
         tell_job(job, uid, gid, f"shifter: prolog on {socket.gethostname()}: {exc}")
         raise
     return 0
+
+
+def record_owner(spank: "Spank", udi_mount: str, job_id: int) -> None:
+    """Mark the node's container as this job's before it is built, so that the
+    epilog tears down whatever this prolog leaves (marker.py)."""
+    try:
+        marker.write(udi_mount, job_id)
+    except OSError as exc:
+        spank.error(f"shifter: job {job_id}: cannot record the container's job in {marker.path(udi_mount)}: "
+                    f"{exc.strerror}")
 
 
 def build(spank: "Spank", conf: "PlugConf", udi_mount: str, udi_root_path: str, req: Request,
@@ -134,10 +145,6 @@ def build(spank: "Spank", conf: "PlugConf", udi_mount: str, udi_root_path: str, 
             "SLURM_JOB_ID": str(job.job_id), "SLURM_JOB_UID": str(uid), "SLURM_JOB_GID": str(gid),
             "SLURM_JOB_USER": user, "SHIFTER_UDIMOUNT": udi_mount,
         })
-    try:
-        marker.write(udi_mount, job.job_id)
-    except OSError as exc:  # read-only container root (mountUdiRootWritable=0)
-        spank.debug(f"shifter: cannot record job id in {udi_mount}: {exc.strerror}")
     spank.info(f"shifter: job {job.job_id}: container ready on {socket.gethostname()} ({req.image_type}:{req.image})")
 
 

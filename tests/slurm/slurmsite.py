@@ -38,9 +38,13 @@ class Site:
         return left
 
     def leftovers(self) -> list[str]:
-        """Mounts, loop devices and shifter cgroups the tests must never leave behind."""
+        """Mounts, loop devices, shifter cgroups and job records the tests must never leave behind."""
+        from shifter_slurm import marker
+
         left = [line for line in Path("/proc/mounts").read_text().splitlines()
                 if str(self.udi_mount) in line or str(self.loop_mount) in line]
+        if os.path.lexists(marker.path(str(self.udi_mount))):
+            left.append(marker.path(str(self.udi_mount)))
         loops = os.popen("losetup -a").read()
         left += [line for line in loops.splitlines() if str(self.image_dir) in line]
         shifter_cg = Path(MEMORY_CGROUP) / "shifter"
