@@ -8,6 +8,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,6 +66,25 @@ def _install(images: Path, ident: str, rootfs: Path, *pseudo: str, meta_extra: s
     _squash(rootfs, images / f"{ident}.squashfs", *pseudo)
     (images / f"{ident}.meta").write_text(f"FORMAT: squashfs\n{meta_extra}")
     return ident
+
+
+@contextmanager
+def extra_image(images: Path, ident: str, build: Callable[[Path], None]) -> Iterator[str]:
+    """A busybox image ``ident`` with ``build(rootfs)`` applied (``rootfs.parent`` is a
+    scratch directory), in ``images`` for the ``with`` block."""
+    work = Path(tempfile.mkdtemp(prefix=f"rtbuild-{ident}-"))
+    try:
+        root = work / "root"
+        _busybox_rootfs(root)
+        build(root)
+        _install(images, ident, root)
+    finally:
+        shutil.rmtree(work)
+    try:
+        yield ident
+    finally:
+        for ext in ("squashfs", "meta"):
+            (images / f"{ident}.{ext}").unlink(missing_ok=True)
 
 
 @dataclass

@@ -8,14 +8,12 @@ that (chroot --userspec, no no_new_privs, root's full bounding set).
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
 
-from conftest import _busybox_rootfs, _install
+from conftest import extra_image
 
 pytestmark = pytest.mark.integration
 
@@ -49,21 +47,13 @@ int main(int argc, char **argv) {
 @pytest.fixture(scope="module")
 def cap_image(rt_images):
     """Busybox image with ``/bin/capread`` (static) carrying ``cap_dac_read_search+ep``."""
-    work = Path(tempfile.mkdtemp(prefix="rtbuild-capimg-"))
-    try:
-        root = work / "root"
-        _busybox_rootfs(root)
-        (work / "capread.c").write_text(CAPREAD_C)
-        binary = root / "bin/capread"
-        subprocess.run(["gcc", "-static", "-O2", "-o", str(binary), str(work / "capread.c")],
-                       check=True)
+    def build(root: Path) -> None:
+        source, binary = root.parent / "capread.c", root / "bin/capread"
+        source.write_text(CAPREAD_C)
+        subprocess.run(["gcc", "-static", "-O2", "-o", str(binary), str(source)], check=True)
         subprocess.run(["setcap", CAP, str(binary)], check=True)
-        _install(rt_images.path, IMAGE_ID, root)
-    finally:
-        shutil.rmtree(work)
-    yield IMAGE_ID
-    for ext in ("squashfs", "meta"):
-        (rt_images.path / f"{IMAGE_ID}.{ext}").unlink(missing_ok=True)
+    with extra_image(rt_images.path, IMAGE_ID, build) as ident:
+        yield ident
 
 
 def caps(stdout: str) -> dict[str, int]:

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from conftest import _busybox_rootfs, _install
+from testbed.hostmounts import suid_dev_tmpfs
+
+from conftest import _busybox_rootfs, extra_image
 
 pytestmark = pytest.mark.integration
 
@@ -47,36 +46,14 @@ def assert_nosuid_nodev(site, mounts: dict[str, list[str]]) -> None:
                 assert "nodev" in flags, f"{point} is not nodev: {opts}"
 
 
-@contextmanager
-def suid_dev_tmpfs(path: Path):
-    """A tmpfs on ``path`` mounted suid,dev on the host (no nosuid/nodev)."""
-    path.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "suid,dev,mode=0755", "tmpfs", str(path)],
-                   check=True)
-    try:
-        with open("/proc/self/mountinfo") as fh:
-            opts = next(line.split()[5] for line in fh if line.split()[4] == str(path))
-        assert "nosuid" not in opts and "nodev" not in opts, opts  # the attack is real
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=True)
-
-
 @pytest.fixture(scope="module")
 def big_image(rt_images):
     """The plain busybox image plus ``/big.bin`` (6 MiB, bound as a single file)."""
-    work = Path(tempfile.mkdtemp(prefix="rtbuild-allkinds-"))
-    try:
-        root = work / "root"
-        _busybox_rootfs(root)
+    def build(root: Path) -> None:
         with open(root / "big.bin", "wb") as fh:
             fh.truncate(BIG)
-        _install(rt_images.path, IMAGE_ID, root)
-    finally:
-        shutil.rmtree(work)
-    yield IMAGE_ID
-    for ext in ("squashfs", "meta"):
-        (rt_images.path / f"{IMAGE_ID}.{ext}").unlink(missing_ok=True)
+    with extra_image(rt_images.path, IMAGE_ID, build) as ident:
+        yield ident
 
 
 def can_make_xfs() -> str | None:

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
 
-from conftest import _busybox_rootfs, _install
+from conftest import extra_image
 
 pytestmark = pytest.mark.integration
 
@@ -53,17 +51,10 @@ def host_only():
 @pytest.fixture(scope="module")
 def escape_image(rt_images, host_only):
     """Plain busybox image plus ``/escape2 -> ../../../../../../<host_only name>``."""
-    work = Path(tempfile.mkdtemp(prefix="rtbuild-escape-"))
-    try:
-        root = work / "root"
-        _busybox_rootfs(root)
+    def build(root: Path) -> None:
         (root / "escape2").symlink_to("../" * 6 + host_only.name)
-        _install(rt_images.path, IMAGE_ID, root)
-    finally:
-        shutil.rmtree(work)
-    yield IMAGE_ID
-    for ext in ("squashfs", "meta"):
-        (rt_images.path / f"{IMAGE_ID}.{ext}").unlink(missing_ok=True)
+    with extra_image(rt_images.path, IMAGE_ID, build) as ident:
+        yield ident
 
 
 def user_dir(site, user, name: str, owner=None) -> Path:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from testbed.hostmounts import suid_dev_tmpfs
 
 pytestmark = pytest.mark.integration
 
@@ -36,18 +36,6 @@ def bind_of(root_field: str, path: Path) -> bool:
     """Whether a mount whose mountinfo root is ``root_field`` binds ``path`` (the root is
     the path within its file system: all of it, or its tail if /tmp is a mount)."""
     return root_field != "/" and str(path).endswith(root_field)
-
-
-@contextmanager
-def suid_dev_tmpfs(path: Path):
-    """A tmpfs on ``path`` mounted suid,dev on the host (neither nosuid nor nodev)."""
-    path.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "suid,dev,mode=0755", "tmpfs", str(path)],
-                   check=True)
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=True)
 
 
 def flags_conf(launch_site, name: str, extra: str) -> Path:
