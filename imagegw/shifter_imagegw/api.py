@@ -22,6 +22,8 @@ from .openapi import openapi_document
 from .store import IN_PROGRESS, ImageStore, open_store
 
 LOG = logging.getLogger("shifter_imagegw.api")
+MAX_BODY = 1 << 20       # request bodies are a few ACL ids and a path
+MAX_METRICS = 100_000    # ``limit`` of /api/metrics
 
 
 class ApiError(Exception):
@@ -54,6 +56,7 @@ def create_app(config: GatewayConfig | None = None, store: ImageStore | None = N
         pool.bind(manager).start()
     app = Flask("shifter_imagegw")
     app.json.sort_keys = False
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.extensions["imagegw"] = {"manager": manager, "pool": pool, "config": config}
     counts: Counter[tuple[str, int]] = Counter()
 
@@ -153,8 +156,8 @@ def create_app(config: GatewayConfig | None = None, store: ImageStore | None = N
     def metrics(system: str) -> Response:
         session = session_for(system)
         raw = request.args.get("limit", "10")
-        if not raw.isdigit():
-            raise ApiError(400, f"limit: expected a non-negative integer, got {raw!r}")
+        if not (raw.isascii() and raw.isdigit() and len(raw) < 7 and int(raw) <= MAX_METRICS):
+            raise ApiError(400, f"limit: expected an integer from 0 to {MAX_METRICS}, got {raw!r}")
         return jsonify(manager.metrics(session, system, int(raw)))
 
     @app.post("/api/login/<system>/<location>/", strict_slashes=False)

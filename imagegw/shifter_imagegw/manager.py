@@ -12,13 +12,15 @@ from typing import Any, Protocol
 
 from .auth import Session
 from .config import GatewayConfig
-from .importformats import IMPORT_FORMATS
+from .importformats import IMPORT_FORMATS, source_problem
+from .reference import ReferenceError, parse_reference
 from .store import IN_PROGRESS, ImageRecord, ImageStore, MetricRecord
 
 RECENT_PULL_S = 10.0
 STUCK_HEARTBEAT_S = 3600.0
 EXPIRATION_SLACK_S = 60.0
 IMAGE_TYPES = ("docker", "custom")
+MAX_ID = 2**32 - 1  # (uid_t) -1 is "no id"
 
 
 class ManagerError(Exception):
@@ -52,7 +54,7 @@ def normalize_tag(itype: str, tag: str) -> str:
 
 
 def parse_id_list(value: Any, what: str) -> list[int]:
-    """``"1,2"`` (or a list) -> [1, 2]; ManagerError naming *what* otherwise."""
+    """``"1,2"`` (or a list) -> [1, 2] of valid uids/gids; ManagerError naming *what* otherwise."""
     if value in (None, ""):
         return []
     items = value.split(",") if isinstance(value, str) else value
@@ -60,8 +62,8 @@ def parse_id_list(value: Any, what: str) -> list[int]:
         ids = [int(str(v).strip()) for v in items if str(v).strip()]
     except (TypeError, ValueError):
         raise ManagerError(f"{what}: expected comma-separated numeric ids, got {value!r}") from None
-    if any(i < 0 for i in ids):
-        raise ManagerError(f"{what}: ids must be >= 0")
+    if any(not 0 <= i < MAX_ID for i in ids):
+        raise ManagerError(f"{what}: ids must be between 0 and {MAX_ID - 1}")
     return ids
 
 
@@ -153,6 +155,13 @@ class ImageManager:
         if itype not in IMAGE_TYPES:
             raise ManagerError(f"Invalid image type: {itype!r} (expected docker or custom)")
 
+    def check_reference(self, tag: str) -> None:
+        """Refuse a tag the pull or import could never publish (before any record exists)."""
+        try:
+            parse_reference(tag, self.config.locations, self.config.default_location)
+        except ReferenceError as exc:
+            raise ManagerError(str(exc)) from None
+
     def is_admin(self, session: Session, system: str) -> bool:
         plat = self.config.platform(system)
         return bool(plat and session.user and session.user in plat.admins)
@@ -203,6 +212,7 @@ class ImageManager:
         self.check_system(system)
         self.check_type(itype)
         tag = normalize_tag(itype, tag)
+        self.check_reference(tag)
         user_acl = with_requester(list(user_acl or []), session.uid)
         group_acl = with_requester(list(group_acl or []), session.gid)
         with self.store.exclusive(f"pull:{system}:{itype}:{tag}"):
@@ -216,8 +226,12 @@ class ImageManager:
             recent = (rec is not None and rec.status == "READY" and rec.last_pull is not None
                       and now - rec.last_pull < RECENT_PULL_S)
             changed = acl_changed(rec, user_acl, group_acl)
-            if not ((not recent and not inflight and changed)
-                    or pullable(rec, now, self.config.pull_update_timeout)):
+            if rec is not None and not can_read(session, rec):
+                if inflight:  # joining it would hand over the other user's record
+                    raise ManagerError("a private pull of this image by another user is in "
+                                       "progress: pull again later", http=409)
+            elif not ((not recent and not inflight and changed)
+                      or pullable(rec, now, self.config.pull_update_timeout)):
                 return rec
             for old in pending:
                 self.store.delete(old.ident)
@@ -242,7 +256,11 @@ class ImageManager:
         if fmt not in IMPORT_FORMATS:
             raise ManagerError(f"format: unsupported import format {fmt!r} "
                                f"(expected {', '.join(IMPORT_FORMATS)})")
+        problem = source_problem(filepath, fmt)
+        if problem:
+            raise ManagerError(problem)
         tag = normalize_tag(itype, tag)
+        self.check_reference(tag)
         user_acl = with_requester(list(user_acl or []), session.uid)
         group_acl = with_requester(list(group_acl or []), session.gid)
         with self.store.exclusive(f"pull:{system}:{itype}:{tag}"):

@@ -15,15 +15,16 @@ import hashlib
 import logging
 import os
 import shutil
+import stat
 import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable
 
 from .config import GatewayConfig
-from .importformats import SQUASHFS_MAGIC
+from .importformats import SQUASHFS_MAGIC, source_problem
 from .manager import ImageManager, PullOutcome
 from .store import IN_PROGRESS, ImageRecord, ImageStore
 
@@ -34,14 +35,16 @@ LOG = logging.getLogger("shifter_imagegw.workers")
 MAX_ATTEMPTS = 3
 
 
-def fasthash(path: str | Path, chunk: int = 1 << 20, stride: int = 512 << 20) -> str:
+def fasthash(path: str | Path | BinaryIO, chunk: int = 1 << 20, stride: int = 512 << 20) -> str:
     """Upstream's import id: sha256 of the first MiB of every 512 MiB stride."""
+    if not hasattr(path, "read"):
+        with open(path, "rb") as fh:
+            return fasthash(fh, chunk, stride)
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        size = os.fstat(fh.fileno()).st_size
-        for offset in range(0, max(size, 1), stride):
-            fh.seek(offset)
-            digest.update(fh.read(chunk))
+    size = os.fstat(path.fileno()).st_size
+    for offset in range(0, max(size, 1), stride):
+        path.seek(offset)
+        digest.update(path.read(chunk))
     return digest.hexdigest()
 
 
@@ -224,6 +227,10 @@ class WorkerPool:
         return _outcome(image)
 
     def _do_import(self, rec: ImageRecord, user: str | None) -> PullOutcome:
+        from .pipeline import PullError
+        problem = source_problem(rec.filepath or "", rec.format or "")
+        if problem:  # checked on the request too; the file may have changed since
+            raise PullError(problem)
         if rec.format == "squashfs":
             return self._import_squashfs(rec, user)
         return self._import_archive(rec)
@@ -244,17 +251,26 @@ class WorkerPool:
 
     def _import_squashfs(self, rec: ImageRecord, user: str | None) -> PullOutcome:
         """Upstream's import: a ready squashfs, copied as is; the id is its fasthash."""
-        from .metafile import ImageMeta
         from .pipeline import PullError
         src = rec.filepath or ""
-        try:
-            with open(src, "rb") as fh:
-                if fh.read(4) != SQUASHFS_MAGIC:
-                    raise PullError(f"{src}: not a squashfs image")
+        try:  # one O_NONBLOCK descriptor: a fifo swapped in since the check cannot hang us
+            fd = os.open(src, os.O_RDONLY | os.O_NONBLOCK)
         except OSError as exc:
             raise PullError(f"{src}: cannot read: {exc.strerror}") from None
-        self._progress(rec.ident)("HASHING", 0, os.path.getsize(src))
-        image_id = fasthash(src)
+        with open(fd, "rb") as fh:
+            return self._publish_squashfs(rec, user, src, fh)
+
+    def _publish_squashfs(self, rec: ImageRecord, user: str | None, src: str,
+                          fh: BinaryIO) -> PullOutcome:
+        from .metafile import ImageMeta
+        from .pipeline import PullError
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise PullError(f"{src}: not a regular file")
+        if fh.read(4) != SQUASHFS_MAGIC:
+            raise PullError(f"{src}: not a squashfs image")
+        self._progress(rec.ident)("HASHING", 0, st.st_size)
+        image_id = fasthash(fh)
         acl = _acl(rec)
         meta = ImageMeta(user=user or "", user_acl=acl[0], group_acl=acl[1])
         os.makedirs(self.config.expand_dir, exist_ok=True)
@@ -262,7 +278,9 @@ class WorkerPool:
                                      dir=self.config.expand_dir))
         try:
             staged = work / f"{image_id}.squashfs"
-            shutil.copyfile(src, staged)
+            fh.seek(0)
+            with open(staged, "wb") as out:
+                shutil.copyfileobj(fh, out, 1 << 20)
             self._progress(rec.ident)("TRANSFER", 0, staged.stat().st_size)
             self._publisher(rec.system).publish(image_id, staged, meta, expand_dir=work)
         finally:

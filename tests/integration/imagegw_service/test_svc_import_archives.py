@@ -112,11 +112,13 @@ def test_import_failures_name_the_file(gateway):
     for tag, path, fmt, reason in [
             ("nope:1", two, "docker-archive",
              "choose an image with a tag; the archive has: test/busybox:latest, test/tricky:latest"),
-            ("wrong:1", layout, "docker-archive", "not a docker save archive (no manifest.json)"),
-            ("gone:1", gateway.root / "gone.tar", "oci", "no such file or directory")]:
+            ("wrong:1", layout, "docker-archive", "not a docker save archive (no manifest.json)")]:
         rec = doimport(gateway, tag, path, fmt)
         assert rec["status"] == "FAILURE", rec
         assert rec["status_message"] == f"{path} ({tag}): {reason}"
+    gone = gateway.root / "gone.tar"
+    resp = gateway.post("/api/doimport/lab/custom/gone:1/", {"filepath": str(gone), "format": "oci"})
+    assert (resp.status_code, resp.json()["error"]) == (400, f"filepath: {gone}: No such file or directory")
     assert list((gateway.root / "images").iterdir()) == []
 
 

@@ -239,17 +239,24 @@ def test_invalid_system_and_type(mgr):
         mgr.pull(ALICE, "lab", "id", "abc")
 
 
-def test_import_needs_import_users(mgr):
+@pytest.fixture
+def src(tmp_path):
+    path = tmp_path / "x.sqsh"
+    path.write_bytes(b"hsqs")
+    return str(path)
+
+
+def test_import_needs_import_users(mgr, src):
     with pytest.raises(ManagerError) as err:
-        mgr.doimport(BOB, "lab", "custom", "x", "/tmp/x.sqsh", "squashfs")
+        mgr.doimport(BOB, "lab", "custom", "x", src, "squashfs")
     assert err.value.http == 403
-    rec = mgr.doimport(ALICE, "lab", "custom", "x", "/tmp/x.sqsh", "squashfs")
-    assert rec.status == "PENDING" and rec.filepath == "/tmp/x.sqsh"
+    rec = mgr.doimport(ALICE, "lab", "custom", "x", src, "squashfs")
+    assert rec.status == "PENDING" and rec.filepath == src
 
 
 @pytest.mark.parametrize("fmt", ["squashfs", "docker-archive", "oci"])
-def test_import_format_is_kept_for_recovery_until_ready(mgr, fmt):
-    rec = mgr.doimport(ALICE, "lab", "custom", "x", "/tmp/x", fmt)
+def test_import_format_is_kept_for_recovery_until_ready(mgr, fmt, src):
+    rec = mgr.doimport(ALICE, "lab", "custom", "x", src, fmt)
     assert mgr.store.get(rec.ident).format == fmt          # a resumed import reads it
     assert finish(mgr, rec).format == "squashfs"           # then it names the published file
 

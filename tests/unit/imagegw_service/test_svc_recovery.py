@@ -55,7 +55,7 @@ def test_only_one_sweeper_wins(pool, tmp_path):
     other.stop()
 
 
-def test_interrupted_archive_import_resumes_with_its_format(pool, monkeypatch):
+def test_interrupted_archive_import_resumes_with_its_format(pool, monkeypatch, tmp_path):
     from shifter_imagegw import pipeline
     from shifter_imagegw.manager import ImageManager
     from shifter_imagegw.metafile import ImageMeta
@@ -69,7 +69,7 @@ def test_interrupted_archive_import_resumes_with_its_format(pool, monkeypatch):
     monkeypatch.setattr(pipeline, "import_archive", fake_import)
     pool.bind(ImageManager(pool.config, pool.store))
     rec = add(pool, tag="arch:1", status="CONVERSION", last_heartbeat=time.time() - 60,
-              format="oci", filepath="/data/layout")
+              format="oci", filepath=str(tmp_path))
     assert pool.recover() == 1
     for _ in range(100):
         got = pool.store.get(rec.ident)
@@ -79,7 +79,7 @@ def test_interrupted_archive_import_resumes_with_its_format(pool, monkeypatch):
     assert (got.status, got.id, got.ENV, got.CMD, got.WORKDIR) == ("READY", "f" * 64, ["A=1"],
                                                                   ["/bin/sh"], "/w")
     [(path, kw)] = calls
-    assert (path, kw["fmt"], kw["tag"], kw["strict_tag"]) == ("/data/layout", "oci", "arch:1", False)
+    assert (path, kw["fmt"], kw["tag"], kw["strict_tag"]) == (str(tmp_path), "oci", "arch:1", False)
     assert (kw["expand_dir"], kw["image_dir"].image_dir) == (pool.config.expand_dir,
                                                            Path(pool.config.platforms["lab"].image_dir))
 
