@@ -18,12 +18,11 @@ from werkzeug.exceptions import HTTPException
 from .auth import AUTH_HEADER, AuthError, Session, authenticate
 from .config import GatewayConfig, load_config
 from .manager import ImageManager, ManagerError, parse_id_list, response
-from .openapi import openapi_document
+from .openapi import MAX_METRICS, openapi_document
 from .store import IN_PROGRESS, ImageStore, open_store
 
 LOG = logging.getLogger("shifter_imagegw.api")
 MAX_BODY = 1 << 20       # request bodies are a few ACL ids and a path
-MAX_METRICS = 100_000    # ``limit`` of /api/metrics
 
 
 class ApiError(Exception):

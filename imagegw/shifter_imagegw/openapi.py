@@ -5,6 +5,8 @@ from typing import Any
 
 from .importformats import IMPORT_FORMATS
 
+MAX_METRICS = 100_000    # ``limit`` of /api/metrics
+
 _RECORD = {
     "type": "object",
     "description": "Image record; a key absent from the catalogue reads \"MISSING\".",
@@ -46,7 +48,8 @@ def _metrics_op() -> dict[str, Any]:
     op = _op("Last lookups (admin; [] for others)", {"type": "array"}, ["system"],
              errors=(400, 401, 404))
     op["parameters"].append({"name": "limit", "in": "query", "required": False,
-                             "schema": {"type": "integer", "default": 10, "minimum": 0}})
+                             "schema": {"type": "integer", "default": 10, "minimum": 0,
+                                        "maximum": MAX_METRICS}})
     return op
 
 

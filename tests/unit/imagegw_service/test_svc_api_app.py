@@ -60,6 +60,8 @@ def test_prometheus_and_openapi(client):
     spec = client.get("/openapi.json").get_json()
     params = spec["paths"]["/api/metrics/{system}/"]["get"]["parameters"]
     assert {"limit", "system"} == {p["name"] for p in params}
+    limit = next(p["schema"] for p in params if p["name"] == "limit")
+    assert (limit["minimum"], limit["maximum"]) == (0, 100_000)  # as the route enforces
 
 
 def test_unreachable_munged_is_503_not_401(tmp_path):
