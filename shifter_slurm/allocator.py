@@ -36,23 +36,24 @@ def inherited_pin(req: options.Request, environ: Mapping[str, str]) -> str | Non
     return None
 
 
-def lookup(site: "UdiRootConfig", itype: str, tag: str) -> str:
-    """Resolve ``itype:tag`` to a READY image id through the gateway, as the caller."""
+def lookup(site: "UdiRootConfig", itype: str, tag: str, what: str = "--image") -> str:
+    """Resolve ``itype:tag`` to a READY image id through the gateway, as the caller;
+    ``what`` names the option or variable the image came from in errors."""
     from shifter_imagegw.client.api import GatewayClient, GatewayError
 
     ref = f"{itype}:{tag}"
     if not site.system:
-        raise ShifterSlurmError(f"--image {ref}: no 'system' configured in {site.path}")
+        raise ShifterSlurmError(f"{what} {ref}: no 'system' configured in {site.path}")
     try:
         client = GatewayClient(site.image_gateway, site.gateway_timeout or 60)
         record = client.lookup(site.system, itype, tag)
     except GatewayError as exc:
-        raise ShifterSlurmError(f"--image {ref}: image lookup failed: {exc}") from None
+        raise ShifterSlurmError(f"{what} {ref}: image lookup failed: {exc}") from None
     if not record:
-        raise ShifterSlurmError(f"--image {ref}: no such image; run 'shifterimg pull {ref}'")
+        raise ShifterSlurmError(f"{what} {ref}: no such image; run 'shifterimg pull {ref}'")
     if record.get("status") != "READY" or not record.get("id"):
         raise ShifterSlurmError(
-            f"--image {ref}: image is not ready (status {record.get('status')}); run 'shifterimg pull {ref}'")
+            f"{what} {ref}: image is not ready (status {record.get('status')}); run 'shifterimg pull {ref}'")
     return str(record["id"])
 
 
@@ -60,7 +61,7 @@ def pin(req: options.Request, site: "UdiRootConfig", environ: Mapping[str, str])
     """The identifier the job will use: an id, or the path of a ``local`` image."""
     if req.image_type in ("id", "local"):
         return req.image or ""
-    return inherited_pin(req, environ) or lookup(site, req.image_type or "", req.image or "")
+    return inherited_pin(req, environ) or lookup(site, req.image_type or "", req.image or "", req.image_source)
 
 
 def image_request(req: options.Request, environ: Mapping[str, str]) -> str:
@@ -110,7 +111,7 @@ def init_post_opt(spank: "Spank", conf: "PlugConf") -> int:
     req = options.gather(
         {name: spank.option(name) for name in OPTION_NAMES}, os.environ,
         default_type=site.default_image_type, long_options=conf.long_options,
-        ccm_enabled=conf.enable_ccm,
+        ccm_enabled=conf.enable_ccm, site=site,
     )
     if req.image is None:
         return 0

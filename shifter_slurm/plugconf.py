@@ -4,7 +4,8 @@
         memory_cgroup=/sys/fs/cgroup/memory enable_sshd=1 extern_cgroup=1
 
 Unknown or malformed arguments are errors naming the argument, so a typo in
-plugstack.conf fails every hook loudly instead of silently disabling a feature.
+plugstack.conf fails every hook that starts Python loudly instead of silently
+disabling a feature.
 """
 from __future__ import annotations
 

@@ -98,6 +98,7 @@ def job_prolog(spank: "Spank", conf: "PlugConf") -> int:
     if not job.exclusive:
         spank.info(f"shifter: job {job_id} shares its nodes: no setupRoot (use --exclusive for a prepared container)")
         return 0
+    check_plugstack_paths(conf)
     if (udi / STATE_FILE).exists():
         # a node-exclusive job owns the node: any container still here is stale
         # (an epilog that never ran); upstream would silently reuse it
@@ -110,6 +111,17 @@ def job_prolog(spank: "Spank", conf: "PlugConf") -> int:
         tell_job(job, uid, gid, f"shifter: prolog on {socket.gethostname()}: {exc}")
         raise
     return 0
+
+
+def check_plugstack_paths(conf: "PlugConf") -> None:
+    """Refuse an extern_setup or memory_cgroup that cannot work, before anything is built."""
+    where = "plugstack.conf: shifter_slurm.so"
+    setup = conf.extern_setup
+    if setup and not (os.path.isfile(setup) and os.access(setup, os.X_OK)):
+        raise ShifterSlurmError(f"{where}: extern_setup={setup}: not an executable file on {socket.gethostname()}")
+    if conf.memory_cgroup and not os.path.isfile(os.path.join(conf.memory_cgroup, "cgroup.procs")):
+        raise ShifterSlurmError(f"{where}: memory_cgroup={conf.memory_cgroup}: not a cgroup directory "
+                                f"on {socket.gethostname()}")
 
 
 def record_owner(spank: "Spank", udi_mount: str, job_id: int) -> None:
