@@ -27,11 +27,14 @@ class ImageMeta:
     @classmethod
     def from_config(cls, config: Mapping, *, user_acl=(), group_acl=()) -> "ImageMeta":
         """Build from an OCI/docker image config JSON (``config`` section)."""
-        c = config.get("config") or config.get("container_config") or {}
-        return cls(env=list(c.get("Env") or []), entrypoint=_strlist(c.get("Entrypoint")),
-                   cmd=_strlist(c.get("Cmd")), workdir=c.get("WorkingDir") or "",
-                   labels=dict(c.get("Labels") or {}), config_user=c.get("User") or "",
-                   user_acl=tuple(user_acl), group_acl=tuple(group_acl))
+        c = config.get("config") or config.get("container_config")
+        c = c if isinstance(c, dict) else {}     # a registry's config is untrusted: wrong types are dropped
+        labels = c.get("Labels") if isinstance(c.get("Labels"), dict) else {}
+        env = c.get("Env") if isinstance(c.get("Env"), list) else []
+        return cls(env=[e for e in env if isinstance(e, str)],
+                   entrypoint=_strlist(c.get("Entrypoint")), cmd=_strlist(c.get("Cmd")),
+                   workdir=_str(c.get("WorkingDir")), labels={str(k): str(v) for k, v in labels.items()},
+                   config_user=_str(c.get("User")), user_acl=tuple(user_acl), group_acl=tuple(group_acl))
 
     def render(self) -> str:
         """The ``.meta`` text (upstream's ``writemeta`` format, plus LABEL lines)."""
@@ -47,11 +50,13 @@ class ImageMeta:
 
 
 def _strlist(value) -> list[str] | None:
-    if value is None:
-        return None
     if isinstance(value, str):
         return [value]
-    return [str(v) for v in value]
+    return [str(v) for v in value] if isinstance(value, list) else None
+
+
+def _str(value) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def _one_line(text: str) -> str:

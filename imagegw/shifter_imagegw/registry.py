@@ -30,6 +30,8 @@ LISTS = (DOCKER_LIST, OCI_INDEX)
 IMAGES = (DOCKER_V2, OCI_MANIFEST)
 EMPTY_LAYER = "sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4"
 MAX_MANIFEST = 4 << 20
+MAX_CONFIG = 8 << 20
+MAX_TOKEN = 1 << 20
 CHUNK = 1 << 20
 
 
@@ -66,8 +68,8 @@ def select_platform(index: dict, platform: str) -> Descriptor:
     """Pick the manifest for ``platform`` from a manifest list / OCI index."""
     want_os, want_arch, want_variant = parse_platform(platform)
     candidates = []
-    for entry in index.get("manifests") or []:
-        plat = entry.get("platform") or {}
+    for entry in _entries(index):
+        plat = entry.get("platform") if isinstance(entry.get("platform"), dict) else {}
         if plat.get("os") != want_os or plat.get("architecture") != want_arch:
             continue
         variant = plat.get("variant")
@@ -75,22 +77,63 @@ def select_platform(index: dict, platform: str) -> Descriptor:
             continue
         candidates.append((0 if variant in (None, want_variant) else 1, entry))
     if not candidates:
-        offered = sorted({"/".join(filter(None, [(e.get("platform") or {}).get(k) for k in
-                                                    ("os", "architecture", "variant")]))
-                          for e in index.get("manifests") or []})
+        offered = sorted({"/".join(str(v) for v in filter(None, [(e.get("platform") or {}).get(k) for k in
+                                                                   ("os", "architecture", "variant")]))
+                          for e in _entries(index) if isinstance(e.get("platform") or {}, dict)})
         raise RegistryError(f"no manifest for platform {platform} (offered: {', '.join(offered) or 'none'})")
     entry = sorted(candidates, key=lambda c: c[0])[0][1]
     return _descriptor(entry)
 
 
+def _entries(index: dict) -> list[dict]:
+    """The descriptors of a list/index (anything that is not an object is ignored)."""
+    entries = index.get("manifests")
+    return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+
+
 def _descriptor(entry: dict) -> Descriptor:
     try:
-        digest, size = entry["digest"], int(entry.get("size", -1))
-    except (KeyError, TypeError, ValueError):
+        digest, size = entry["digest"], entry["size"]
+    except (KeyError, TypeError):
         raise RegistryError(f"malformed descriptor {json.dumps(entry)[:120]}") from None
+    if type(size) is not int or size < 0:
+        raise RegistryError(f"descriptor {str(digest)[:80]!r} has no valid size ({str(size)[:40]!r})")
     if not re.match(r"^sha256:[0-9a-f]{64}$|^sha512:[0-9a-f]{128}$", str(digest)):
         raise RegistryError(f"unsupported or malformed digest {digest!r}")
-    return Descriptor(entry.get("mediaType", ""), digest, size)
+    return Descriptor(str(entry.get("mediaType", "")), digest, size)
+
+
+def _read_capped(resp: requests.Response, limit: int, what: str, timeout: float) -> bytes:
+    """The body of a small document: at most ``limit`` bytes, all within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    body = bytearray()
+    with resp:
+        try:
+            for chunk in resp.iter_content(64 << 10):
+                body += chunk
+                if len(body) > limit:
+                    raise RegistryError(f"{what} is larger than {limit} bytes")
+                if time.monotonic() > deadline:
+                    raise RegistryError(f"{what} took longer than {timeout:g} s")
+        except requests.RequestException as err:
+            raise RegistryError(f"{what}: {type(err).__name__} while reading") from None
+    return bytes(body)
+
+
+def _json_object(body: bytes, what: str) -> dict:
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        raise RegistryError(f"{what} is not JSON") from None
+    if not isinstance(doc, dict):
+        raise RegistryError(f"{what} is not a JSON object")
+    return doc
+
+
+def _http_url(url: str, what: str) -> str:
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise RegistryError(f"{what} {url[:200]!r} is not an http(s) URL")
+    return url
 
 
 def _parse_challenge(header: str) -> tuple[str, dict[str, str]]:
@@ -139,6 +182,8 @@ class RegistryClient:
             except (requests.ConnectionError, requests.Timeout) as err:
                 if attempt >= self.retries:
                     raise RegistryError(f"{method} {url}: {type(err).__name__} after {attempt + 1} tries") from None
+            except requests.RequestException as err:
+                raise RegistryError(f"{method} {url}: {type(err).__name__}") from None
             else:
                 if resp.status_code < 500 and resp.status_code != 429:
                     return resp
@@ -150,7 +195,8 @@ class RegistryClient:
             attempt += 1
 
     def _follow(self, method: str, url: str, headers: dict, stream: bool) -> requests.Response:
-        origin = urlsplit(url).netloc
+        """Follow redirects by hand: http(s) only, Authorization only to the same scheme and host."""
+        origin = urlsplit(url)[:2]
         hdrs = dict(headers)
         if self._auth:
             hdrs["Authorization"] = self._auth
@@ -160,8 +206,8 @@ class RegistryClient:
             if resp.status_code not in (301, 302, 303, 307, 308) or "Location" not in resp.headers:
                 return resp
             resp.close()
-            url = urljoin(url, resp.headers["Location"])
-            if urlsplit(url).netloc != origin:
+            url = _http_url(urljoin(url, resp.headers["Location"]), f"{method} redirect to")
+            if urlsplit(url)[:2] != origin:
                 hdrs.pop("Authorization", None)
         raise RegistryError(f"{method} {url}: too many redirects")
 
@@ -199,40 +245,49 @@ class RegistryClient:
         if "scope" not in query:
             query["scope"] = f"repository:{self.ref.repo}:pull"
         auth = self.credentials if with_credentials else None
-        realm = params["realm"]
-        if not realm.startswith(("https://", "http://")):
-            raise RegistryError(f"token realm {realm!r} is not an http(s) URL")
+        realm = _http_url(params["realm"], "token realm")
+        if auth and not self._may_send_credentials(realm):
+            raise RegistryError(f"token realm {realm[:200]} is plain http on another host than {self.base}:"
+                                " credentials are not sent there")
         try:
-            resp = self.session.get(realm, params=query, auth=auth, timeout=self.timeout, verify=self.verify)
-        except (requests.ConnectionError, requests.Timeout) as err:
+            resp = self.session.get(realm, params=query, auth=auth, timeout=self.timeout, verify=self.verify,
+                                    stream=True)
+        except requests.RequestException as err:
             raise RegistryError(f"token server {realm}: {type(err).__name__}") from None
+        if resp.status_code != 200:
+            resp.close()
         if resp.status_code in (401, 403):
             if with_credentials:
                 raise RegistryError(f"token server {realm} refused the credentials (HTTP {resp.status_code})")
             return False
         if resp.status_code != 200:
             raise RegistryError(f"token server {realm}: HTTP {resp.status_code}")
-        try:
-            body = resp.json()
-            token = body.get("token") or body["access_token"]
-        except (ValueError, KeyError, AttributeError):
-            raise RegistryError(f"token server {realm}: no token in the answer") from None
+        body = _json_object(_read_capped(resp, MAX_TOKEN, f"token server {realm} answer", self.timeout),
+                            f"token server {realm} answer")
+        token = body.get("token") or body.get("access_token")
+        if not isinstance(token, str) or not token or not token.isprintable():
+            raise RegistryError(f"token server {realm}: no token in the answer")
         self._auth = f"Bearer {token}"
         if with_credentials:
             self.authenticated = True
         return True
 
+    def _may_send_credentials(self, realm: str) -> bool:
+        """Credentials go to an https realm, or over plain http only to the registry's own host."""
+        url = urlsplit(realm)
+        return url.scheme == "https" or url.hostname == urlsplit(self.base).hostname
+
     # -- manifests ---------------------------------------------------------------------
     def get_manifest(self, reference: str) -> tuple[str, str, dict]:
         """GET a manifest: (media type, digest of the body, parsed JSON), digest verified."""
-        resp = self.request("GET", f"manifests/{reference}", headers={"Accept": ACCEPT})
+        resp = self.request("GET", f"manifests/{reference}", headers={"Accept": ACCEPT}, stream=True)
+        if resp.status_code != 200:
+            resp.close()
         if resp.status_code == 404:
             raise RegistryError(f"manifest {reference} not found in {self.ref.repo}")
         if resp.status_code != 200:
             raise RegistryError(f"manifest {reference}: HTTP {resp.status_code}")
-        body = resp.content
-        if len(body) > MAX_MANIFEST:
-            raise RegistryError(f"manifest {reference} is larger than {MAX_MANIFEST} bytes")
+        body = _read_capped(resp, MAX_MANIFEST, f"manifest {reference}", self.timeout)
         digest = "sha256:" + hashlib.sha256(body).hexdigest()
         if reference.startswith("sha"):
             algo, want = reference.split(":", 1)
@@ -240,10 +295,7 @@ class RegistryClient:
             if got != want:
                 raise RegistryError(f"manifest digest mismatch: asked {reference}, got {algo}:{got}")
             digest = reference
-        try:
-            doc = json.loads(body)
-        except ValueError:
-            raise RegistryError(f"manifest {reference} is not JSON") from None
+        doc = _json_object(body, f"manifest {reference}")
         mtype = doc.get("mediaType") or resp.headers.get("Content-Type", "").split(";")[0].strip()
         if mtype in SCHEMA1 or doc.get("schemaVersion") == 1:
             raise RegistryError(f"manifest {reference} is Docker schema 1, which is not supported")
@@ -269,7 +321,7 @@ class RegistryClient:
             layers = [_descriptor(layer) for layer in doc["layers"]]
         except (KeyError, TypeError):
             raise RegistryError("manifest lacks config or layers") from None
-        config = json.loads(self.fetch_small_blob(config_desc))
+        config = _json_object(self.fetch_small_blob(config_desc), f"config {config_desc.digest}")
         if config.get("os") and config.get("architecture"):
             want_os, want_arch, _ = parse_platform(platform)
             if (config["os"], config["architecture"]) != (want_os, want_arch):
@@ -282,10 +334,14 @@ class RegistryClient:
 
     # -- blobs -------------------------------------------------------------------------
     def fetch_small_blob(self, desc: Descriptor) -> bytes:
-        resp = self.request("GET", f"blobs/{desc.digest}")
+        """A config blob, of its declared size (at most MAX_CONFIG), digest verified."""
+        if desc.size > MAX_CONFIG:
+            raise RegistryError(f"blob {desc.digest} is larger than {MAX_CONFIG} bytes")
+        resp = self.request("GET", f"blobs/{desc.digest}", stream=True)
         if resp.status_code != 200:
+            resp.close()
             raise RegistryError(f"blob {desc.digest}: HTTP {resp.status_code}")
-        body = resp.content
+        body = _read_capped(resp, desc.size, f"blob {desc.digest}", self.timeout)
         algo, want = desc.digest.split(":", 1)
         if hashlib.new(algo, body).hexdigest() != want:
             raise RegistryError(f"blob {desc.digest}: digest mismatch")
@@ -307,6 +363,9 @@ class RegistryClient:
                         raise RegistryError(f"blob {desc.digest}: HTTP {resp.status_code}")
                     with resp:
                         for chunk in resp.iter_content(CHUNK):
+                            if sent + len(chunk) > desc.size:
+                                raise RegistryError(f"blob {desc.digest}: more than the {desc.size} bytes"
+                                                    " the manifest declares")
                             out.write(chunk)
                             sent += len(chunk)
                             on_bytes(len(chunk))
@@ -318,6 +377,8 @@ class RegistryClient:
                 on_bytes(-sent)
                 if attempt >= self.retries:
                     raise RegistryError(f"blob {desc.digest}: {type(err).__name__} after {attempt + 1} tries") from None
+            except requests.RequestException as err:
+                raise RegistryError(f"blob {desc.digest}: {type(err).__name__}") from None
             time.sleep(self.backoff * (2 ** attempt))
             attempt += 1
 

@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from threading import Lock
+from typing import BinaryIO
 
 from .flatten import FlattenError, Plan, index_layer, plan_merge, write_merged
 from .layerio import open_layer
@@ -32,6 +34,7 @@ class ConverterOptions:
     jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
     mksquashfs_options: tuple[str, ...] | None = None
     tar2sqfs_options: tuple[str, ...] = ()
+    max_unpacked: int = 100 << 30        # bytes all layers may unpack to (0: no cap): a gzip/zstd bomb fails
 
     @classmethod
     def coerce(cls, value: "ConverterOptions | Mapping | None") -> "ConverterOptions":
@@ -48,12 +51,14 @@ class ConverterOptions:
         if "tar2sqfs" in value:
             opts = value["tar2sqfs"]
             kwargs["tar2sqfs_options"] = tuple(opts.split() if isinstance(opts, str) else opts)
-        for key in ("converter", "compressor", "level", "block_size", "jobs"):
+        for key in ("converter", "compressor", "level", "block_size", "jobs", "max_unpacked"):
             if key in value:
                 kwargs[key] = value[key]
         opts = cls(**kwargs)
         if opts.converter not in ("auto", "tar2sqfs", "mksquashfs"):
             raise ConversionError(f"ConverterOptions.converter: unknown converter {opts.converter!r}")
+        if type(opts.max_unpacked) is not int or opts.max_unpacked < 0:
+            raise ConversionError(f"ConverterOptions.max_unpacked: not a byte count: {opts.max_unpacked!r}")
         return opts
 
     def tool(self) -> str:
@@ -62,11 +67,55 @@ class ConverterOptions:
         return "tar2sqfs" if shutil.which("tar2sqfs") else "mksquashfs"
 
 
-def index_layers(layers: list[Path], jobs: int = 2) -> Plan:
-    """Pass 1 over every layer (in parallel) and the merge plan."""
+class _Budget:
+    """Bytes the layers of one image may still unpack to, shared by the pass-1 threads."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = self.left = limit
+        self._lock = Lock()
+
+    def charge(self, n: int) -> None:
+        with self._lock:
+            self.left -= n
+            if self.left < 0:
+                raise FlattenError(f"layers unpack to more than {self.limit} bytes (ConverterOptions.max_unpacked)")
+
+
+class _Capped:
+    """A forward-only layer stream that charges each byte to a :class:`_Budget` before moving
+    past it (a tar member is skipped by one seek: the budget is checked before inflating it)."""
+
+    def __init__(self, inner: BinaryIO, budget: _Budget) -> None:
+        self.inner, self.budget, self.high = inner, budget, 0
+
+    def _reach(self, target: int) -> None:
+        if target > self.high:
+            self.budget.charge(target - self.high)
+            self.high = target
+
+    def read(self, n: int = -1) -> bytes:
+        if n >= 0:
+            self._reach(self.inner.tell() + n)
+        data = self.inner.read(n)
+        self._reach(self.inner.tell())
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self._reach(offset + (self.inner.tell() if whence == 1 else 0))
+        return self.inner.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.inner.tell()
+
+
+def index_layers(layers: list[Path], jobs: int = 2, max_unpacked: int = 0) -> Plan:
+    """Pass 1 over every layer (in parallel) and the merge plan; :class:`FlattenError` once the
+    layers together unpack to more than ``max_unpacked`` bytes (0: no cap)."""
+    budget = _Budget(max_unpacked) if max_unpacked else None
+
     def one(path: Path):
         with open_layer(path) as fh:
-            return index_layer(fh)
+            return index_layer(_Capped(fh, budget) if budget else fh)
 
     with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(layers) or 1))) as pool:
         entries = list(pool.map(one, layers))
@@ -79,7 +128,7 @@ def convert_layers(layers: list[Path], out: Path, options: ConverterOptions, wor
 
     ``on_progress(done, total)`` reports file bytes streamed into the converter.
     """
-    plan = index_layers(layers, options.jobs)
+    plan = index_layers(layers, options.jobs, options.max_unpacked)
     done = 0
 
     def on_bytes(n: int) -> None:
