@@ -36,7 +36,7 @@ def inherited_pin(req: options.Request, environ: Mapping[str, str]) -> str | Non
     return None
 
 
-def lookup(site: "UdiRootConfig", itype: str, tag: str, what: str = "--image") -> str:
+def lookup(site: "UdiRootConfig", itype: str, tag: str, *, what: str) -> str:
     """Resolve ``itype:tag`` to a READY image id through the gateway, as the caller;
     ``what`` names the option or variable the image came from in errors."""
     from shifter_imagegw.client.api import GatewayClient, GatewayError
@@ -61,7 +61,7 @@ def pin(req: options.Request, site: "UdiRootConfig", environ: Mapping[str, str])
     """The identifier the job will use: an id, or the path of a ``local`` image."""
     if req.image_type in ("id", "local"):
         return req.image or ""
-    return inherited_pin(req, environ) or lookup(site, req.image_type or "", req.image or "", req.image_source)
+    return inherited_pin(req, environ) or lookup(site, req.image_type or "", req.image or "", what=req.image_source)
 
 
 def image_request(req: options.Request, environ: Mapping[str, str]) -> str:

@@ -16,9 +16,9 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from shifter_runtime.state import STATE_FILE
 from shifter_slurm import siteconf, sshd
 from shifter_slurm.cgroups import JobCgroup
-from shifter_slurm.prolog import STATE_FILE
 
 if TYPE_CHECKING:
     from shifter_slurm.plugconf import PlugConf

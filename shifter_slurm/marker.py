@@ -2,12 +2,15 @@
 
 The record lives outside the container, in a root-only directory, so image
 content can neither stand in for it nor redirect root's write (each file is
-named after udiMount, ``/`` spelled ``%2F`` as launch plans are).  The prolog
-writes it after setupRoot, the epilog reads it and removes it with the container.
+named after udiMount by ``launchenv.path_key``, as launch plans are).  The prolog
+writes it before setupRoot (so the epilog tears down whatever a failed build
+leaves), the epilog reads it and removes it with the container.
 """
 from __future__ import annotations
 
 import os
+
+from shifter_runtime.launchenv import path_key
 
 JOBS_DIR = "/run/shifter/jobs"
 _MAX_BYTES = 64
@@ -15,7 +18,7 @@ _MAX_BYTES = 64
 
 def path(udi_mount: str) -> str:
     """The record of the container on ``udi_mount``."""
-    return f"{JOBS_DIR}/{udi_mount.replace('%', '%25').replace('/', '%2F')}"
+    return f"{JOBS_DIR}/{path_key(udi_mount)}"
 
 
 def write(udi_mount: str, job_id: int) -> None:

@@ -65,16 +65,12 @@ def parse_image(text: str, default_type: str | None, what: str) -> tuple[str, st
     if bad:
         raise ShifterSlurmError(f"{what}: character '{bad[0]}' not allowed in {itype} image '{tag}'")
     if itype == "local":
-        check_local_path(tag, what)
+        from shifter_runtime.imagespec import local_path_problem
+
+        problem = local_path_problem(tag)
+        if problem:
+            raise ShifterSlurmError(f"{what}: local image '{tag}' {problem}")
     return itype, tag
-
-
-def check_local_path(path: str, what: str) -> None:
-    """A ``local`` image is an absolute path without ``..`` (setupRoot's rule)."""
-    if not path.startswith("/"):
-        raise ShifterSlurmError(f"{what}: local image '{path}' must be an absolute path")
-    if ".." in path.split("/"):
-        raise ShifterSlurmError(f"{what}: '..' not allowed in local image '{path}'")
 
 
 def parse_env_image(environ: Mapping[str, str], default_type: str | None) -> tuple[str, str, str]:
@@ -102,7 +98,8 @@ def check_volumes(text: str, what: str) -> str:
 
 
 def check_modules(text: str, what: str) -> str:
-    """Check a comma-separated module list (names are checked on the node)."""
+    """Check the syntax of a comma-separated module list (:func:`check_site_modules`
+    checks the names against the site's modules at submission)."""
     names = [n.strip() for n in text.split(",")]
     for name in names:
         if not name or any(c not in string.ascii_letters + string.digits + "-." for c in name):

@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
+from shifter_runtime.state import STATE_FILE
 from shifter_slurm import marker, siteconf, slurmquery
 from shifter_slurm.cgroups import JobCgroup
 from shifter_slurm.errors import ShifterSlurmError
@@ -24,9 +25,6 @@ from shifter_slurm.plugconf import DEFAULT_CONFIG
 if TYPE_CHECKING:
     from shifter_slurm.plugconf import PlugConf
     from shifter_slurm.spank import Spank
-
-STATE_FILE = "var/shifterConfig.json"
-
 
 def request_from_env(environ: Mapping[str, str]) -> tuple[Request, str | None]:
     """The job's request and sshd public key from the prolog/epilog environment."""
@@ -98,14 +96,14 @@ def job_prolog(spank: "Spank", conf: "PlugConf") -> int:
     if not job.exclusive:
         spank.info(f"shifter: job {job_id} shares its nodes: no setupRoot (use --exclusive for a prepared container)")
         return 0
-    check_plugstack_paths(conf)
-    if (udi / STATE_FILE).exists():
-        # a node-exclusive job owns the node: any container still here is stale
-        # (an epilog that never ran); upstream would silently reuse it
-        spank.error(f"shifter: job {job_id}: removing the stale container of job {marker.read(site.udi_mount)}")
-        run_logged(spank, unsetup_root_argv(site.udi_root_path, conf.shifter_config), "unsetupRoot")
-    record_owner(spank, site.udi_mount, job_id)
     try:
+        check_plugstack_paths(conf)
+        if (udi / STATE_FILE).exists():
+            # a node-exclusive job owns the node: any container still here is stale
+            # (an epilog that never ran); upstream would silently reuse it
+            spank.error(f"shifter: job {job_id}: removing the stale container of job {marker.read(site.udi_mount)}")
+            run_logged(spank, unsetup_root_argv(site.udi_root_path, conf.shifter_config), "unsetupRoot")
+        record_owner(spank, site.udi_mount, job_id)
         build(spank, conf, site.udi_mount, site.udi_root_path, req, pubkey, job, uid, gid)
     except ShifterSlurmError as exc:
         tell_job(job, uid, gid, f"shifter: prolog on {socket.gethostname()}: {exc}")

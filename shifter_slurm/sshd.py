@@ -15,6 +15,7 @@ job's shifter cgroup (killed by the epilog).
 """
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import stat
@@ -123,15 +124,17 @@ def install(udi_mount: str, account: Account, pubkey: str) -> str:
     root = _open_dir(udi_mount)
     try:
         opt = _open_dir("opt", root)
-        udi_image = _open_dir("udiImage", opt)
-        os.close(opt)
+        try:
+            udi_image = _open_dir("udiImage", opt)
+        finally:
+            os.close(opt)
         try:
             base = _Tree(udi_image).mkdir("ssh")
         finally:
             os.close(udi_image)
     except OSError as exc:
-        raise ShifterSlurmError(f"cannot create {udi_mount}{SSH_DIR}: {exc.filename}: {exc.strerror} "
-                                "(symlinks are not followed)") from None
+        hint = " (symlinks are not followed)" if exc.errno in (errno.ELOOP, errno.ENOTDIR) else ""
+        raise ShifterSlurmError(f"cannot create {udi_mount}{SSH_DIR}: {exc.filename}: {exc.strerror}{hint}") from None
     finally:
         os.close(root)
     loader, libs = host_libraries(list(BINARIES.values()))

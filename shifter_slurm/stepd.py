@@ -13,9 +13,13 @@ Slurm's switch to the user empties the effective and permitted sets.
 from __future__ import annotations
 
 import os
-import struct
 from typing import TYPE_CHECKING
 
+# imported here, not where used: after the chroot, imports would come from the container
+from shifter_runtime.kernel import libc
+from shifter_runtime.launch import enter
+from shifter_runtime.launch.prepared import root_regular
+from shifter_runtime.state import STATE_FILE, parse_state
 from shifter_slurm import siteconf
 from shifter_slurm.errors import ShifterSlurmError
 
@@ -25,7 +29,6 @@ if TYPE_CHECKING:
 
 CCM_IMAGE = "/"  # the state file's identifier of a local:/ container
 _MAX_STATE_BYTES = 1 << 16
-_CAP_VERSION_3 = 0x20080522
 
 
 def run(hook: str, spank: "Spank", conf: "PlugConf") -> int:
@@ -36,27 +39,27 @@ def run(hook: str, spank: "Spank", conf: "PlugConf") -> int:
     uid, gid = spank.job_uid(), spank.job_gid()
     user = _user_name(uid)
     check_ccm_container(site.udi_mount, user)
-    highest_cap, caps = _last_cap(), _current_caps()
+    groups = os.getgrouplist(user, gid)  # the host's NSS: after the chroot it would be the container's
+    highest_cap, caps = enter.last_cap(), _current_caps()
     cwd = os.getcwd()
     os.chroot(site.udi_mount)
     os.chdir("/")
-    enter_as_user(cwd, user, uid, gid)
+    enter_as_user(cwd, uid, gid, groups)
     confine(highest_cap, *caps)
     return 0
 
 
 def check_ccm_container(udi_mount: str, user: str) -> None:
     """Raise unless ``udi_mount`` holds a ``--ccm`` (``local:/``) container built for ``user``."""
-    from shifter_runtime.state import STATE_FILE, parse_state
-
+    path = f"{udi_mount}/{STATE_FILE}"
     try:
-        fd = os.open(f"{udi_mount}/{STATE_FILE}", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise ShifterSlurmError(f"--ccm: no container on this node ({udi_mount}); --ccm needs --exclusive") from None
+    except OSError as exc:
+        raise ShifterSlurmError(f"--ccm: {path}: {exc.strerror}; task refused") from None
     with os.fdopen(fd, "rb") as handle:
-        st = os.fstat(fd)
-        root_file = st.st_uid == 0 and (st.st_mode & 0o170022) == 0o100000
-        state = parse_state(handle.read(_MAX_STATE_BYTES)) if root_file else None
+        state = parse_state(handle.read(_MAX_STATE_BYTES)) if root_regular(os.fstat(fd)) else None
     if state is None or state.identifier != CCM_IMAGE:
         raise ShifterSlurmError(f"--ccm: the container on this node ({udi_mount}) was not built for --ccm "
                                 "(SHIFTER_CCM=1 needs a job submitted with --ccm); task refused")
@@ -65,11 +68,11 @@ def check_ccm_container(udi_mount: str, user: str) -> None:
                                 f"not {user}'s; task refused")
 
 
-def enter_as_user(cwd: str, user: str, uid: int, gid: int) -> None:
-    """chdir to ``cwd`` with the user's effective ids (fallback /tmp), then restore root."""
+def enter_as_user(cwd: str, uid: int, gid: int, groups: list[int]) -> None:
+    """chdir to ``cwd`` with the user's effective ids and ``groups`` (fallback /tmp), then restore root."""
     old_groups = os.getgroups()
     try:
-        os.setgroups(os.getgrouplist(user, gid))
+        os.setgroups(groups)
         os.setegid(gid)
         os.seteuid(uid)
         try:
@@ -85,21 +88,9 @@ def enter_as_user(cwd: str, user: str, uid: int, gid: int) -> None:
 def confine(highest_cap: int, effective: int, permitted: int) -> None:
     """no_new_privs; drop every capability from the bounding, ambient and inheritable
     sets, keeping ``effective`` and ``permitted`` for Slurm's setgroups/setresuid."""
-    from shifter_runtime.kernel import libc
-
-    for cap in range(highest_cap + 1):
-        libc.prctl(libc.PR_CAPBSET_DROP, cap)
-    libc.prctl(libc.PR_CAP_AMBIENT, libc.PR_CAP_AMBIENT_CLEAR_ALL)
-    header = struct.pack("<Ii", _CAP_VERSION_3, 0)  # this process
-    low = 0xFFFFFFFF  # two {effective, permitted, inheritable} u32 triples, low bits first
-    data = struct.pack("<6I", effective & low, permitted & low, 0, effective >> 32, permitted >> 32, 0)
-    libc.syscall(libc.SYS_CAPSET, header, data, what="capset")
+    enter.drop_bounding_and_ambient(highest_cap)
+    libc.capset(effective, permitted, 0)
     libc.prctl(libc.PR_SET_NO_NEW_PRIVS, 1)
-
-
-def _last_cap() -> int:
-    with open("/proc/sys/kernel/cap_last_cap", "rb") as handle:
-        return int(handle.read())
 
 
 def _current_caps() -> tuple[int, int]:

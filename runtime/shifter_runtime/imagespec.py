@@ -63,6 +63,16 @@ class ImageSelection:
     source: str  # "--image", "SHIFTER_IMAGETYPE", "SHIFTER_IMAGEREQUEST"...
 
 
+def local_path_problem(tag: str) -> str | None:
+    """What is wrong with ``tag`` as a ``local`` image (an absolute path
+    without ``..``, setupRoot's rule), e.g. ``must be an absolute path``; None if nothing."""
+    if not tag.startswith("/"):
+        return "must be an absolute path"
+    if ".." in tag.split("/"):
+        return "must not contain '..'"
+    return None
+
+
 def _check_tag(itype: str, tag: str, text: str) -> str:
     if not tag:
         raise ImageError(f"image '{text}': empty image tag")
@@ -71,12 +81,9 @@ def _check_tag(itype: str, tag: str, text: str) -> str:
             continue
         raise ImageError(
             f"image '{text}': invalid character {char!r} in {itype} tag")
-    if itype == "local":
-        if not tag.startswith("/"):
-            raise ImageError(
-                f"image '{text}': local image must be an absolute path")
-        if ".." in tag.split("/"):
-            raise ImageError(f"image '{text}': '..' not allowed in path")
+    problem = local_path_problem(tag) if itype == "local" else None
+    if problem:
+        raise ImageError(f"image '{text}': local image {problem}")
     if itype == "id" and (tag.startswith(".") or ".." in tag):
         raise ImageError(f"image '{text}': invalid image id")
     return tag

@@ -23,6 +23,12 @@ VOLUME_ENV = ("SHIFTER_VOLUME", "SLURM_SPANK_SHIFTER_VOLUME")
 MODULE_ENV = ("SHIFTER_MODULE", "SLURM_SPANK_SHIFTER_MODULE")
 
 
+def path_key(path: str) -> str:
+    """``path`` as one file name: ``%`` spelled ``%25``, ``/`` spelled ``%2F``
+    (distinct paths give distinct names)."""
+    return path.replace("%", "%25").replace("/", "%2F")
+
+
 def first_set(environ: dict[str, str], names: tuple[str, ...]) -> tuple[str, str] | None:
     """``(name, value)`` of the first of ``names`` present in ``environ`` (even
     if empty), else None."""

@@ -21,7 +21,7 @@ def refused(cluster, cmd, env=None) -> str:
     (["--module=nosuch"], "--module: unknown shifter module 'nosuch'"),
     (["--module=none,x"], "--module 'none,x': 'none' cannot be combined with modules"),
     (["--image=local:tmp"], "--image: local image 'tmp' must be an absolute path"),
-    (["--image=local:/tmp/../etc"], "--image: '..' not allowed in local image '/tmp/../etc'"),
+    (["--image=local:/tmp/../etc"], "--image: local image '/tmp/../etc' must not contain '..'"),
 ])
 @pytest.mark.parametrize("client", ["srun", "sbatch"])
 def test_what_failed_the_prolog_is_refused_at_submission(cluster, site, client, args, reason):

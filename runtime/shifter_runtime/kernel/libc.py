@@ -119,8 +119,15 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0) -> int:
 
 def capset_zero() -> None:
     """Clear the effective, permitted and inheritable capability sets."""
+    capset(0, 0)
+
+
+def capset(effective: int, permitted: int, inheritable: int = 0) -> None:
+    """Set this process's capability sets (64-bit masks, ``capset(2)`` version 3)."""
     header = _LINUX_CAPABILITY_VERSION_3.to_bytes(4, "little") + bytes(4)  # version, pid 0
-    data = bytes(24)  # two {effective, permitted, inheritable} u32 triples, all 0
+    # two {effective, permitted, inheritable} u32 triples, low bits first
+    data = b"".join((v >> shift & 0xFFFFFFFF).to_bytes(4, "little")
+                    for shift in (0, 32) for v in (effective, permitted, inheritable))
     syscall(SYS_CAPSET, header, data, what="capset")
 
 

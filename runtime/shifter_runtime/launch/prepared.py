@@ -35,17 +35,21 @@ import posix
 import sys
 
 from ..launchenv import IMAGE_ENV, IMAGE_REQUEST_ENV, IMAGE_TYPE_ENV, MODULE_ENV, VOLUME_ENV
-from ..launchenv import Edit, apply_edits, caller_base, config_path, first_set
+from ..launchenv import Edit, apply_edits, caller_base, config_path, first_set, path_key
 
 PLAN_DIR = "/run/shifter/launch"
 VERSION = 1
 _MAX_BYTES = 1 << 20
-_REGULAR = 0o100000  # S_IFREG, and no write bit for group or others
+
+
+def root_regular(st: posix.stat_result) -> bool:
+    """Whether ``st`` is root's: a regular file owned by root, not writable by group or others."""
+    return st.st_mode & 0o170022 == 0o100000 and st.st_uid == 0  # S_IFREG, no g+w/o+w
 
 
 def plan_file(config_path: str) -> str:
     """Where the plan for containers built with ``config_path`` lives."""
-    return f"{PLAN_DIR}/{config_path.replace('%', '%25').replace('/', '%2F')}"
+    return f"{PLAN_DIR}/{path_key(config_path)}"
 
 
 def config_identity(config_path: str) -> tuple[int, ...] | None:
@@ -68,7 +72,7 @@ def load_plan(config_path: str) -> dict | None:
         return None
     try:
         st = posix.fstat(fd)
-        if st.st_mode & 0o170022 != _REGULAR or st.st_uid != 0:
+        if not root_regular(st):
             return None
         data = posix.read(fd, _MAX_BYTES)
     finally:

@@ -15,7 +15,7 @@ import pytest
 
 from shifter_slurm import extern
 from shifter_slurm.plugconf import PlugConf
-from shifter_slurm.prolog import STATE_FILE
+from shifter_runtime.state import STATE_FILE
 from shifter_slurm.sshd import PID_FILE
 
 pytestmark = pytest.mark.unit

@@ -61,5 +61,7 @@ def test_a_symlinked_state_file_is_not_followed(tmp_path):
     real.write_bytes(ContainerState("/", "alice").to_bytes())
     udi = udi_with(tmp_path)
     os.symlink(real, tmp_path / "var" / "shifterConfig.json")
-    with pytest.raises(OSError):
+    with pytest.raises(ShifterSlurmError, match=r"^--ccm: .*/var/shifterConfig.json: "
+                                                r"Too many levels of symbolic links; task refused$"):
         check_ccm_container(udi, "alice")
+
