@@ -9,11 +9,11 @@ IMPORT_FORMATS = ("squashfs", "docker-archive", "oci")
 
 
 def source_problem(path: str, fmt: str) -> str | None:
-    """Why *path* cannot be imported as *fmt* (None: it can).
+    """Why ``path`` cannot be imported as ``fmt`` (None: it can).
 
     It must be absolute and name (through symlinks) a non-empty regular file, or for the
-    archive formats also a directory (an OCI layout, an unpacked ``docker save``): a fifo or a device would block or never end, and ``/proc``
-    files are empty by ``stat``.
+    archive formats also a directory (an OCI layout, an unpacked ``docker save``): a fifo
+    or a device would block or never end, and ``/proc`` files are empty by ``stat``.
     """
     if "\0" in path or not os.path.isabs(path):
         return f"filepath: must be an absolute path, not {path!r}"

@@ -1,6 +1,7 @@
 """Layers -> squashfs: merged tar stream into ``tar2sqfs`` (no unpacking), mksquashfs fallback."""
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -101,6 +102,8 @@ class _Capped:
         return data
 
     def seek(self, offset: int, whence: int = 0) -> int:
+        if whence not in (0, 1):
+            raise io.UnsupportedOperation("seek relative to the end of a capped stream")
         self._reach(offset + (self.inner.tell() if whence == 1 else 0))
         return self.inner.seek(offset, whence)
 

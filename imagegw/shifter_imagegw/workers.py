@@ -35,16 +35,14 @@ LOG = logging.getLogger("shifter_imagegw.workers")
 MAX_ATTEMPTS = 3
 
 
-def fasthash(path: str | Path | BinaryIO, chunk: int = 1 << 20, stride: int = 512 << 20) -> str:
-    """Upstream's import id: sha256 of the first MiB of every 512 MiB stride."""
-    if not hasattr(path, "read"):
-        with open(path, "rb") as fh:
-            return fasthash(fh, chunk, stride)
+def fasthash(fh: BinaryIO, chunk: int = 1 << 20, stride: int = 512 << 20) -> str:
+    """Upstream's import id: sha256 of the first MiB of every 512 MiB stride of the open
+    file ``fh``."""
     digest = hashlib.sha256()
-    size = os.fstat(path.fileno()).st_size
+    size = os.fstat(fh.fileno()).st_size
     for offset in range(0, max(size, 1), stride):
-        path.seek(offset)
-        digest.update(path.read(chunk))
+        fh.seek(offset)
+        digest.update(fh.read(chunk))
     return digest.hexdigest()
 
 

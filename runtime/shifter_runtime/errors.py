@@ -58,3 +58,11 @@ class EnvError(ShifterError):
 
 class CommandError(ShifterError):
     """No usable command or working directory could be chosen."""
+
+
+def local_image_message(reference: str, user: str, err: OSError | None = None) -> str:
+    """The line for a ``local:`` image the user cannot use: not a directory (``err``
+    None, or the path is missing), else ``err`` (lower case) for ``user``."""
+    if err is None or isinstance(err, (FileNotFoundError, NotADirectoryError)):
+        return f"image {reference}: local image is not a directory"
+    return f"image {reference}: {err.strerror.lower()} for {user}"

@@ -33,7 +33,7 @@ def module_request(cli_modules: str | None,
     return first_set(environ, MODULE_ENV) or ("defaultModules", None)
 
 
-def parse_selection(text: str, source: str = "--module") -> list[str] | None:
+def parse_selection(text: str, *, source: str) -> list[str] | None:
     """Split a comma list; ``None`` result means ``none`` (nothing at all).
 
     Raises ModuleError, naming ``source``, on empty names or ``none`` mixed
@@ -53,14 +53,14 @@ def parse_selection(text: str, source: str = "--module") -> list[str] | None:
 
 
 def resolve_modules(request: str | None, config: UdiRootConfig, *,
-                    source: str = "--module") -> list[ModuleConfig]:
+                    source: str) -> list[ModuleConfig]:
     """Active modules, in order, for a request (None = use defaults); errors
     name ``source``, the option or variable the request came from."""
     if request is None:
         names = list(config.default_modules)
         where = config.default_modules_origin
     else:
-        parsed = parse_selection(request, source)
+        parsed = parse_selection(request, source=source)
         names = parsed or []
         where = source
     active: list[ModuleConfig] = []
@@ -73,17 +73,18 @@ def resolve_modules(request: str | None, config: UdiRootConfig, *,
                               f"disabled by the site")
         if module not in active:
             active.append(module)
-    check_conflicts(active)
+    check_conflicts(active, where)
     return active
 
 
-def check_conflicts(active: Sequence[ModuleConfig]) -> None:
-    """Refuse two active modules that conflict (declared on either side)."""
+def check_conflicts(active: Sequence[ModuleConfig], where: str) -> None:
+    """Refuse two active modules that conflict (declared on either side); the error
+    names ``where``, the source of the selection."""
     names = {m.name for m in active}
     for module in active:
         for other in module.conflict:
             if other in names and other != module.name:
-                raise ModuleError(f"shifter modules '{module.name}' and "
+                raise ModuleError(f"{where}: shifter modules '{module.name}' and "
                                   f"'{other}' conflict")
 
 

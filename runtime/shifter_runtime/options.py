@@ -12,9 +12,11 @@
   (``--vol=``), as getopt_long does.
 
 ``-h``/``--help`` ends parsing at once (later words are not examined), as
-upstream prints its help and exits there.  Volumes from ``-V`` replace (not extend) ``SHIFTER_VOLUME`` as soon as one is
-given (:func:`volume_request`).  Errors are :class:`UsageError` with one line
-naming the option; an empty value is refused for every option that takes one.
+upstream prints its help and exits there.  Volumes from ``-V`` replace (not extend)
+``SHIFTER_VOLUME`` as soon as one is given (:func:`volume_request`).  Errors are one
+line naming the option (or the variable): :class:`UsageError`, or :class:`VolumeError`
+for a bad volume (:func:`volume_request`, :func:`user_volumes`); an empty value is
+refused for every option that takes one.
 """
 from __future__ import annotations
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 
+from ..errors import local_image_message
 from ..kernel import creds, loop, mounts
 from .spec import BuildError, ImageSource, UserInfo
 
@@ -28,10 +29,8 @@ def open_local_image(image: ImageSource, user: UserInfo) -> int:
     try:
         with creds.fs_identity(user.uid, user.gid, user.gids or [user.gid]):
             return os.open(image.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except (FileNotFoundError, NotADirectoryError):
-        raise BuildError(f"image local:{image.path}: local image is not a directory") from None
     except OSError as exc:
-        raise BuildError(f"image local:{image.path}: {exc.strerror.lower()} for {user.name}") from None
+        raise BuildError(local_image_message(f"local:{image.path}", user.name, exc)) from None
 
 
 def mount_image(image: ImageSource, target: str) -> str:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Optional
 
 from .libc import (MNT_DETACH, MS_PRIVATE, MS_SLAVE, SYS_FSCONFIG, SYS_FSMOUNT, SYS_FSOPEN,
                    SYS_MOUNT_SETATTR, SYS_MOVE_MOUNT, SYS_OPEN_TREE, UMOUNT_NOFOLLOW, enc,
@@ -43,11 +42,13 @@ def open_tree(source: str, *, rec: bool, dirfd: int = -100, follow: bool = True)
 
 
 def mount_setattr(fd: int, attr_set: int = 0, *, rec: bool, attr_clr: int = 0,
-                  propagation: int = 0) -> None:
-    """Set mount attributes (and optionally propagation) on the mount ``fd`` names."""
+                  propagation: int = 0, path: str | None = None) -> None:
+    """Set mount attributes (and optionally propagation) on the mount ``fd`` names;
+    ``path`` (what ``fd`` is) goes into the error."""
     attr = u64s(attr_set, attr_clr, propagation, 0)  # struct mount_attr (userns_fd 0)
     flags = AT_EMPTY_PATH | (AT_RECURSIVE if rec else 0)
-    syscall(SYS_MOUNT_SETATTR, fd, b"", flags, attr, len(attr), what="mount_setattr")
+    syscall(SYS_MOUNT_SETATTR, fd, b"", flags, attr, len(attr), what="mount_setattr",
+            path=path)
 
 
 def move_mount(from_fd: int, to_fd: int) -> None:
@@ -56,7 +57,7 @@ def move_mount(from_fd: int, to_fd: int) -> None:
             MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH, what="move_mount")
 
 
-def new_fs(fstype: str, options: dict[str, Optional[str]], attrs: int) -> int:
+def new_fs(fstype: str, options: dict[str, str | None], attrs: int) -> int:
     """A detached mount of a fresh ``fstype`` filesystem (fsopen/fsconfig/fsmount);
     an option whose value is ``None`` is a flag (e.g. ``ro``)."""
     fsfd = syscall(SYS_FSOPEN, enc(fstype), FSOPEN_CLOEXEC, what="fsopen", path=fstype)
@@ -72,14 +73,14 @@ def new_fs(fstype: str, options: dict[str, Optional[str]], attrs: int) -> int:
         os.close(fsfd)
 
 
-def attach(tree_fd: int, target_fd: int, propagation: Optional[str], *, rec: bool) -> None:
+def attach(tree_fd: int, target_fd: int, propagation: str | None, *, rec: bool) -> None:
     """Attach a prepared detached tree, then set its propagation (private default)."""
     move_mount(tree_fd, target_fd)
     mount_setattr(tree_fd, rec=rec, propagation=PROPAGATION[propagation or "private"])
 
 
 def bind(source: str, target_fd: int, *, rec: bool = False, ro: bool = False,
-         nodev: bool = True, propagation: Optional[str] = None, source_dirfd: int = -100,
+         nodev: bool = True, propagation: str | None = None, source_dirfd: int = -100,
          follow: bool = True) -> None:
     """Bind ``source`` onto ``target_fd``: nosuid always, nodev unless told, ro if asked.
 
@@ -97,7 +98,7 @@ def bind(source: str, target_fd: int, *, rec: bool = False, ro: bool = False,
 
 
 def mount_new(fstype: str, target_fd: int, attrs: int,
-              options: Optional[dict[str, Optional[str]]] = None) -> None:
+              options: dict[str, str | None] | None = None) -> None:
     """Mount a fresh ``fstype`` (e.g. proc) on ``target_fd`` with mount ``attrs``."""
     tree = new_fs(fstype, options or {}, attrs)
     try:
@@ -106,34 +107,33 @@ def mount_new(fstype: str, target_fd: int, attrs: int,
         os.close(tree)
 
 
-def mount_entries(base: str, mountinfo: str = "/proc/self/mountinfo"
-                  ) -> list[tuple[str, str]]:
-    """(mount point, source) of mounts at or below ``base`` (whole path components),
-    newest first."""
+def _mountinfo_under(base: str, mountinfo: str):
+    """(fields, mount point) of each mountinfo line at or below ``base`` (whole path
+    components), oldest first."""
     base = base.rstrip("/") or "/"
-    found = []
     with open(mountinfo, "rb") as fh:
         for line in fh:
             fields = line.decode().split(" ")
             point = _unescape(fields[4])
             if point == base or point.startswith(base + "/") or base == "/":
-                tail = fields[fields.index("-") + 1:]
-                found.append((point, _unescape(tail[1]) if len(tail) > 1 else ""))
+                yield fields, point
+
+
+def mount_entries(base: str, mountinfo: str = "/proc/self/mountinfo"
+                  ) -> list[tuple[str, str]]:
+    """(mount point, source) of mounts at or below ``base`` (whole path components),
+    newest first."""
+    found = []
+    for fields, point in _mountinfo_under(base, mountinfo):
+        tail = fields[fields.index("-") + 1:]
+        found.append((point, _unescape(tail[1]) if len(tail) > 1 else ""))
     found.reverse()
     return found
 
 
 def mount_ids_under(base: str, mountinfo: str = "/proc/self/mountinfo") -> set[int]:
     """Mount IDs of the mounts at or below ``base`` (whole path components)."""
-    base = base.rstrip("/") or "/"
-    found = set()
-    with open(mountinfo, "rb") as fh:
-        for line in fh:
-            fields = line.decode().split(" ")
-            point = _unescape(fields[4])
-            if point == base or point.startswith(base + "/") or base == "/":
-                found.add(int(fields[0]))
-    return found
+    return {int(fields[0]) for fields, _ in _mountinfo_under(base, mountinfo)}
 
 
 def mount_id(fd: int) -> int:

@@ -35,11 +35,11 @@ import _signal  # the C module: ``signal`` imports enum (5 ms)
 import stat
 
 from ..config import ModuleConfig, UdiRootConfig
-from ..errors import ShifterError
+from ..errors import ShifterError, local_image_message
 from ..state import STATE_FILE
 from ..volumes import VolumeMount, check_target
 from ..kernel.paths import open_in_root
-from ..kernel import libc
+from ..kernel import libc, mounts
 from .etc import write_site_etc
 
 SQUASHFUSE = ("/usr/bin/squashfuse_ll", "/usr/bin/squashfuse")
@@ -49,7 +49,6 @@ SKELETON = ("etc", "opt", "opt/udiImage", "opt/udiImage/modules", "var",
 _FLAG_LOCKS = libc.MS_RDONLY | libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC | \
     libc.MS_NOATIME | libc.MS_NODIRATIME
 _ST_RELATIME = 4096
-_AT_EMPTY_PATH, _AT_RECURSIVE = 0x1000, 0x8000
 SQUASHFS_MAGIC = b"hsqs"
 SUPERBLOCK_SIZE = 96  # squashfs 4 superblock; bytes_used is the u64 at offset 40
 
@@ -97,13 +96,10 @@ def check_local_image(path: str, base: str, reference: str, user: str) -> None:
     setupRoot words it), and cannot be an overlay layer if it contains ``base``,
     the staging directory."""
     try:
-        is_dir = stat.S_ISDIR(os.stat(path).st_mode)
-    except (FileNotFoundError, NotADirectoryError):
-        is_dir = False
+        if not stat.S_ISDIR(os.stat(path).st_mode):
+            raise PrivateBuildError(local_image_message(reference, user))
     except OSError as err:
-        raise PrivateBuildError(f"image {reference}: {err.strerror.lower()} for {user}") from None
-    if not is_dir:
-        raise PrivateBuildError(f"image {reference}: local image is not a directory")
+        raise PrivateBuildError(local_image_message(reference, user, err)) from None
     if not os.access(path, os.R_OK | os.X_OK):
         raise PrivateBuildError(f"image {reference}: permission denied for {user}")
     image, staging = os.path.realpath(path), os.path.realpath(base)
@@ -239,14 +235,12 @@ def _bind(source: str, target: str, *, ro: bool = False, rec: bool = False,
 def _flag_submounts(target: str, *, ro: bool, dev: bool) -> None:
     """nosuid (nodev unless ``dev``, ro if asked) on every mount of a recursive bind: the
     remount reaches its top only, and the submounts copied from the host keep their own
-    flags.  ``mount_setattr(2)`` may add flags to mounts locked in the user namespace;
-    ``MOUNT_ATTR_RDONLY/NOSUID/NODEV`` have the values of ``MS_RDONLY/NOSUID/NODEV``."""
-    attrs = libc.MS_NOSUID | (0 if dev else libc.MS_NODEV) | (libc.MS_RDONLY if ro else 0)
-    attr = libc.u64s(attrs, 0, 0, 0)  # struct mount_attr: set, clear, propagation, userns
+    flags.  ``mount_setattr(2)`` may add flags to mounts locked in the user namespace."""
+    attrs = mounts.MOUNT_ATTR_NOSUID | (0 if dev else mounts.MOUNT_ATTR_NODEV)
+    attrs |= mounts.MOUNT_ATTR_RDONLY if ro else 0
     fd = os.open(target, os.O_PATH | os.O_CLOEXEC)
     try:
-        libc.syscall(libc.SYS_MOUNT_SETATTR, fd, b"", _AT_EMPTY_PATH | _AT_RECURSIVE, attr,
-                     len(attr), what="mount_setattr", path=target)
+        mounts.mount_setattr(fd, attrs, rec=True, path=target)
     finally:
         os.close(fd)
 
@@ -341,22 +335,28 @@ def build_private(config: UdiRootConfig, image_path: str, image_format: str,
         image_fd = -1
     else:
         image_fd = open_image(image_path, reference)
-    libc.mount("shifter", base, "tmpfs", libc.MS_NOSUID | libc.MS_NODEV, "mode=0755")
-    site, root = f"{base}/site", f"{base}/root"
-    for name in ("site", "image", "root", "upper", "work"):
-        os.mkdir(f"{base}/{name}", 0o755)
-    for name in SKELETON:
-        os.mkdir(f"{site}/{name}", 0o755)
-    os.chmod(f"{site}/tmp", 0o1777)
-    write_site_etc(config, user, f"{site}/etc")
-    with open(f"{site}/{STATE_FILE}", "wb") as f:
-        f.write(state)
-    site_fs = [*config.site_fs, *(v for m in modules for v in m.site_fs)]
-    for vol in (*site_fs, *volumes):
-        _make_target(site, vol.target)
-    copies = [(f"/opt/udiImage/modules/{m.name}", m.copy_path) for m in modules if m.copy_path]
-    for target, _ in copies:
-        _make_target(site, target)
+    try:  # _mount_root closes image_fd; a failure before it closes it here
+        libc.mount("shifter", base, "tmpfs", libc.MS_NOSUID | libc.MS_NODEV, "mode=0755")
+        site, root = f"{base}/site", f"{base}/root"
+        for name in ("site", "image", "root", "upper", "work"):
+            os.mkdir(f"{base}/{name}", 0o755)
+        for name in SKELETON:
+            os.mkdir(f"{site}/{name}", 0o755)
+        os.chmod(f"{site}/tmp", 0o1777)
+        write_site_etc(config, user, f"{site}/etc")
+        with open(f"{site}/{STATE_FILE}", "wb") as f:
+            f.write(state)
+        site_fs = [*config.site_fs, *(v for m in modules for v in m.site_fs)]
+        for vol in (*site_fs, *volumes):
+            _make_target(site, vol.target)
+        copies = [(f"/opt/udiImage/modules/{m.name}", m.copy_path)
+                  for m in modules if m.copy_path]
+        for target, _ in copies:
+            _make_target(site, target)
+    except BaseException:
+        if image_fd >= 0:
+            os.close(image_fd)
+        raise
     _mount_root(config, base, image_fd, image_path, user, reference)
     _bind_system(root, reference)
     if config.opt_udi_image:

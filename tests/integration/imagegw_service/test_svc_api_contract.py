@@ -129,7 +129,8 @@ def test_doimport_of_a_squashfs(gateway, images, tmp_path, test_users):
         time.sleep(0.1)
     assert got.status_code == 200, gateway.get("/api/queue/lab/").text
     from shifter_imagegw.workers import fasthash
-    assert got.json()["id"] == fasthash(src)
+    with open(src, "rb") as fh:
+        assert got.json()["id"] == fasthash(fh)
     meta = (gateway.root / "images" / f"{got.json()['id']}.meta").read_text()
     assert "FORMAT: squashfs" in meta
     bogus = gateway.root / "bogus.squashfs"

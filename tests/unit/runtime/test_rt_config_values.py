@@ -177,10 +177,10 @@ def test_disabled_default_module_names_its_line():
                    "defaultModules=bar\nmodule_foo_enabled=0\n"
                    "defaultModules=foo\n")
     with pytest.raises(ModuleError) as info:
-        resolve_modules(None, config)
+        resolve_modules(None, config, source="--module")
     assert str(info.value) == ("u.conf:11: defaultModules: shifter module "
                                "'foo' is disabled by the site")
-    assert resolve_modules("bar", config)[0].name == "bar"
+    assert resolve_modules("bar", config, source="--module")[0].name == "bar"
 
 
 def test_undefined_default_module_names_its_own_line():

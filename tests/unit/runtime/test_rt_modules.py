@@ -28,44 +28,44 @@ def names(mods) -> list[str]:
 
 
 def test_defaults_when_nothing_requested():
-    assert names(resolve_modules(None, site())) == ["a"]
-    assert names(resolve_modules(None, site(defaults=()))) == []
+    assert names(resolve_modules(None, site(), source="--module")) == ["a"]
+    assert names(resolve_modules(None, site(defaults=()), source="--module")) == []
 
 
 def test_request_replaces_defaults_in_given_order():
-    assert names(resolve_modules("c,a", site())) == ["c", "a"]
+    assert names(resolve_modules("c,a", site(), source="--module")) == ["c", "a"]
 
 
 def test_none_disables_all():
-    assert resolve_modules("none", site()) == []
+    assert resolve_modules("none", site(), source="--module") == []
 
 
 def test_duplicates_dropped():
-    assert names(resolve_modules("a,a", site())) == ["a"]
+    assert names(resolve_modules("a,a", site(), source="--module")) == ["a"]
 
 
 def test_whitespace_around_names():
-    assert names(resolve_modules(" a , c ", site())) == ["a", "c"]
+    assert names(resolve_modules(" a , c ", site(), source="--module")) == ["a", "c"]
 
 
 @pytest.mark.parametrize("request_text, message", [
     ("ghost", "--module: unknown shifter module 'ghost'"),
     ("off", "--module: shifter module 'off' is disabled by the site"),
-    ("b,c", "shifter modules 'b' and 'c' conflict"),
-    ("c,b", "shifter modules 'b' and 'c' conflict"),
+    ("b,c", "--module: shifter modules 'b' and 'c' conflict"),
+    ("c,b", "--module: shifter modules 'b' and 'c' conflict"),
     ("", "--module: empty module list (use 'none')"),
     ("a,,c", "--module 'a,,c': empty module name"),
     ("none,a", "--module 'none,a': 'none' cannot be combined with modules"),
 ])
 def test_bad_selection(request_text, message):
     with pytest.raises(ModuleError) as info:
-        resolve_modules(request_text, site())
+        resolve_modules(request_text, site(), source="--module")
     assert str(info.value) == message
 
 
 def test_disabled_default_module_refused():
     with pytest.raises(ModuleError) as info:
-        resolve_modules(None, site(defaults=("off",)))
+        resolve_modules(None, site(defaults=("off",)), source="--module")
     assert str(info.value) == ("defaultModules: shifter module 'off' is "
                                "disabled by the site")
 
@@ -95,15 +95,16 @@ def test_errors_name_the_source(source, request_text, message):
 
 
 def test_parse_selection():
-    assert parse_selection("a,b") == ["a", "b"]
-    assert parse_selection("none") is None
+    assert parse_selection("a,b", source="-m") == ["a", "b"]
+    assert parse_selection("none", source="-m") is None
 
 
 def test_conflict_declared_on_either_side():
     b = ModuleConfig("b", conflict=["c"])
-    with pytest.raises(ModuleError):
-        check_conflicts([ModuleConfig("c"), b])
-    check_conflicts([b, ModuleConfig("a")])
+    with pytest.raises(ModuleError) as info:
+        check_conflicts([ModuleConfig("c"), b], "SHIFTER_MODULE")
+    assert str(info.value) == "SHIFTER_MODULE: shifter modules 'b' and 'c' conflict"
+    check_conflicts([b, ModuleConfig("a")], "SHIFTER_MODULE")
 
 
 def test_signature():

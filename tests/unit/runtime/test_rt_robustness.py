@@ -41,7 +41,7 @@ def check(call, text) -> None:
     (lambda t: parse_volumes(t, site=True), "/:;\"a.ec rslaveprivto"),
     (lambda t: parse_descriptor(t, "docker", True), "dockerlal:/id.@ *+"),
     (lambda t: parse_descriptor(t, None), "customid:x/"),
-    (parse_selection, "a,b none"),
+    (lambda t: parse_selection(t, source="--module"), "a,b none"),
     (lambda t: parse_env_file(t.encode("latin-1"), "f"), "A=\n# '\"b\x00\xff"),
     (lambda t: parse_meta(t, "m"), "FORMAT:squash ENTRYCMD['u\\,]x\nUSERACL1"),
     (lambda t: parse_config(BASE + t, "c"),
