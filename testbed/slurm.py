@@ -2,8 +2,8 @@
 
 The cluster lives in ``<run>/slurm``; it is restarted only when its
 :class:`SlurmSpec` (plugstack lines, PrologFlags, ...) changes.  Sessions share
-a running cluster through leases; a session wanting a different spec waits until
-the others are done with theirs.
+a running cluster through leases; a session wanting a different spec releases its
+own lease and waits until the others are done with theirs.
 """
 from __future__ import annotations
 
@@ -179,12 +179,19 @@ def remove_cgroups(layout: Layout) -> None:
 
 def acquire(holder: str, layout: Layout, spec: SlurmSpec, service: str = SERVICE,
             start_fn: Callable[[Layout], None] = start, stop_fn: Callable[[Layout], None] = stop) -> None:
-    """Take a lease on ``service`` running ``spec``; (re)start it if nobody else needs the old one."""
+    """Take a lease on ``service`` running ``spec``; (re)start it if nobody else needs the old one.
+
+    A holder that wants another spec gives up its lease on the running one first:
+    it is done with it, and two sessions each waiting for the other to release
+    would otherwise wait until the deadline.
+    """
     deadline = time.monotonic() + SPEC_WAIT
     while True:
         with lease.locked(service):
-            others = [h for h in lease.holders(service) if h != holder]
             current = _is_current(layout, spec)
+            if not current:
+                lease.give(service, holder)
+            others = lease.holders(service)
             if not others or current:
                 if not current:
                     stop_fn(layout)
