@@ -55,10 +55,11 @@ def _build_root(spec: BuildSpec, image: str) -> None:
     try:
         _site_modifications(spec, root)
         before = mounts.mount_ids_under(spec.udi_mount)
+        local = spec.user if spec.image.format == "VFS" else None
         for subdir in ("/", "/var", "/opt"):
-            merge_image(root, image, subdir, copy=False)
+            merge_image(root, image, subdir, copy=False, as_user=local)
         root.mkdir("/etc/ssh")
-        merge_image(root, image, "/etc", copy=True)
+        merge_image(root, image, "/etc", copy=True, as_user=local)
         # The container's own mounts (not devices: a siteFs on /tmp's file system is
         # not /tmp): its tmpfs, its /tmp and the image's binds.
         tmp = root.open("/tmp")

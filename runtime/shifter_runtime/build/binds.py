@@ -162,16 +162,22 @@ def mount_per_node_cache(root: RootFs, spec: BuildSpec, cache: PerNodeCache, tfd
         _make_xfs(spec.mkfs_xfs_path, backing, where)
         device = loop.attach_loop(backing, read_only=False)
         try:
-            mounts.mount_new(cache.fstype, tfd, mounts.MOUNT_ATTR_NOSUID | mounts.MOUNT_ATTR_NODEV,
-                             {"source": device.path})
+            tree = mounts.new_fs(cache.fstype, {"source": device.path},
+                                 mounts.MOUNT_ATTR_NOSUID | mounts.MOUNT_ATTR_NODEV)
         finally:
             device.close()
-        top = root.open(root.relpath(tfd) or "/", os.O_RDONLY | os.O_DIRECTORY)
         try:
-            os.fchown(top, user.uid, user.gid)
-            os.fchmod(top, 0o755)
+            # Given to the user through the detached mount, before it is attached: the
+            # target's path may run through the user's directories (in /tmp).
+            top = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=tree)
+            try:
+                os.fchown(top, user.uid, user.gid)
+                os.fchmod(top, 0o755)
+            finally:
+                os.close(top)
+            mounts.attach(tree, tfd, "private", rec=False)
         finally:
-            os.close(top)
+            os.close(tree)
     except OSError as exc:
         raise BuildError(f"{where}: perNodeCache: {exc.strerror}") from None
     finally:

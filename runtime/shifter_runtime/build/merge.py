@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import os
 
-from ..kernel import mounts, paths
+from ..kernel import creds, mounts, paths
 from .rootfs import RootFs, copy_entry
+from .spec import UserInfo
 
 FILE_SIZE_LIMIT = 5 * 1024 * 1024
 _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_:.+-")
 
 
-def merge_image(root: RootFs, image_root: str, subdir: str, *, copy: bool) -> None:
-    """Bring the entries of the image's ``subdir`` into the root's ``subdir``."""
+def merge_image(root: RootFs, image_root: str, subdir: str, *, copy: bool,
+                as_user: UserInfo | None = None) -> None:
+    """Bring the entries of the image's ``subdir`` into the root's ``subdir``; with
+    ``as_user`` (a local image) ``subdir`` is opened with the user's rights, since its
+    entries land in the container's own directory and lose its protection."""
     img = paths.open_root(image_root)
     try:
         try:
-            src = paths.open_in_root(img, subdir, os.O_RDONLY | os.O_DIRECTORY, follow=False)
+            src = _open_subdir(img, subdir, as_user)
         except (FileNotFoundError, NotADirectoryError, OSError):
             return  # the image has no such directory (or it is a symlink): nothing to merge
     finally:
@@ -47,6 +51,14 @@ def merge_image(root: RootFs, image_root: str, subdir: str, *, copy: bool) -> No
     finally:
         os.close(src)
         os.close(dst)
+
+
+def _open_subdir(img: int, subdir: str, as_user: UserInfo | None) -> int:
+    flags = os.O_RDONLY | os.O_DIRECTORY
+    if as_user is None:
+        return paths.open_in_root(img, subdir, flags, follow=False)
+    with creds.fs_identity(as_user.uid, as_user.gid, as_user.gids or [as_user.gid]):
+        return paths.open_in_root(img, subdir, flags, follow=False)
 
 
 def _present(dirfd: int, name: str) -> bool:

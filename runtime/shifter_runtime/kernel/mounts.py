@@ -7,7 +7,9 @@ import os
 from .libc import (MNT_DETACH, MS_PRIVATE, MS_SLAVE, SYS_FSCONFIG, SYS_FSMOUNT, SYS_FSOPEN,
                    SYS_MOUNT_SETATTR, SYS_MOVE_MOUNT, SYS_OPEN_TREE, UMOUNT_NOFOLLOW, enc,
                    syscall, u64s, umount2)
+from . import paths
 
+AT_FDCWD = -100
 AT_SYMLINK_NOFOLLOW = 0x100
 AT_EMPTY_PATH = 0x1000
 AT_RECURSIVE = 0x8000
@@ -28,9 +30,15 @@ MOUNT_ATTR_NOEXEC = 0x8
 PROPAGATION = {"private": MS_PRIVATE, "slave": MS_SLAVE}
 
 
-def umount(target: str, flags: int = MNT_DETACH | UMOUNT_NOFOLLOW) -> None:
-    """``umount2(2)``, lazy and not following a final symlink by default."""
-    umount2(target, flags)
+def umount(target: str, flags: int = MNT_DETACH) -> None:
+    """``umount2(2)`` (lazy by default) of the mount on the absolute ``target``, reached
+    without following any symlink: a user who can rename a directory on the path (one
+    in /tmp below udiMount) cannot point root at another mount point."""
+    fd = paths.openat2(AT_FDCWD, target, os.O_PATH | os.O_NOFOLLOW, paths.RESOLVE_NO_SYMLINKS)
+    try:
+        umount2(paths.fd_path(fd), flags & ~UMOUNT_NOFOLLOW)
+    finally:
+        os.close(fd)
 
 
 def open_tree(source: str, *, rec: bool, dirfd: int = -100, follow: bool = True) -> int:
