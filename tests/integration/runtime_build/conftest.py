@@ -87,6 +87,15 @@ def extra_image(images: Path, ident: str, build: Callable[[Path], None]) -> Iter
             (images / f"{ident}.{ext}").unlink(missing_ok=True)
 
 
+def spec_for(site: "Site", user, image, **extra):
+    """A BuildSpec for ``build_container`` on ``site`` for ``user`` (writable, /etc generated)."""
+    from shifter_runtime.build import BuildSpec, EtcPolicy, UserInfo
+    return BuildSpec(udi_mount=str(site.udi), loop_mount=str(site.loop), image=image,
+                     user=UserInfo(user.name, user.uid, user.gid, tuple(user.groups)),
+                     state=b"{}", writable=True,
+                     etc=EtcPolicy(populate_dynamically=True), **extra)
+
+
 @dataclass
 class Images:
     """The image directory: ``busybox`` (the test bed's), ``plain`` (ours), ``evil``

@@ -5,17 +5,11 @@ import os
 
 import pytest
 
-from shifter_runtime.build import (BuildError, BuildSpec, EtcPolicy, ImageSource, UserInfo,
-                                   build_container)
+from shifter_runtime.build import BuildError, ImageSource, build_container
+
+from conftest import spec_for
 
 pytestmark = pytest.mark.integration
-
-
-def spec_for(site, user, image: ImageSource, **extra) -> BuildSpec:
-    return BuildSpec(udi_mount=str(site.udi), loop_mount=str(site.loop), image=image,
-                     user=UserInfo(user.name, user.uid, user.gid, tuple(user.groups)),
-                     state=b"{}", writable=True,
-                     etc=EtcPolicy(populate_dynamically=True), **extra)
 
 
 def test_local_image_needs_allow_local_chroot(site, user):

@@ -13,20 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from shifter_runtime.build import (Bind, BuildSpec, EtcPolicy, ImageSource, PerNodeCache,
-                                   UserInfo, build_container, destroy_container)
+from shifter_runtime.build import (Bind, ImageSource, PerNodeCache, build_container,
+                                   destroy_container)
 from shifter_runtime.kernel import creds, mounts, paths
 
-OTHER_UID = 4242  # conftest.OTHER_UID: a uid that is not the test user
+from conftest import OTHER_UID, spec_for
 
 pytestmark = pytest.mark.integration
-
-
-def spec_for(site, user, image: ImageSource, **extra) -> BuildSpec:
-    return BuildSpec(udi_mount=str(site.udi), loop_mount=str(site.loop), image=image,
-                     user=UserInfo(user.name, user.uid, user.gid, tuple(user.groups)),
-                     state=b"{}", writable=True,
-                     etc=EtcPolicy(populate_dynamically=True), **extra)
 
 
 def plain_image(site) -> ImageSource:
