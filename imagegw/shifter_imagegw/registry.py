@@ -69,7 +69,7 @@ def select_platform(index: dict, platform: str) -> Descriptor:
     want_os, want_arch, want_variant = parse_platform(platform)
     candidates = []
     for entry in _entries(index):
-        plat = entry.get("platform") if isinstance(entry.get("platform"), dict) else {}
+        plat = _platform(entry)
         if plat.get("os") != want_os or plat.get("architecture") != want_arch:
             continue
         variant = plat.get("variant")
@@ -77,8 +77,8 @@ def select_platform(index: dict, platform: str) -> Descriptor:
             continue
         candidates.append((0 if variant in (None, want_variant) else 1, entry))
     if not candidates:
-        offered = sorted({"/".join(str(v) for v in filter(None, [(e.get("platform") or {}).get(k) for k in
-                                                                   ("os", "architecture", "variant")]))
+        offered = sorted({"/".join(str(v) for v in filter(None, (_platform(e).get(k) for k in
+                                                                   ("os", "architecture", "variant"))))
                           for e in _entries(index) if isinstance(e.get("platform") or {}, dict)})
         raise RegistryError(f"no manifest for platform {platform} (offered: {', '.join(offered) or 'none'})")
     entry = sorted(candidates, key=lambda c: c[0])[0][1]
@@ -89,6 +89,12 @@ def _entries(index: dict) -> list[dict]:
     """The descriptors of a list/index (anything that is not an object is ignored)."""
     entries = index.get("manifests")
     return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+
+
+def _platform(entry: dict) -> dict:
+    """An index entry's ``platform`` object ({} when absent or not an object)."""
+    plat = entry.get("platform")
+    return plat if isinstance(plat, dict) else {}
 
 
 def _descriptor(entry: dict) -> Descriptor:
