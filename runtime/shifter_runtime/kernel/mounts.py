@@ -5,8 +5,8 @@ import errno
 import os
 
 from .libc import (MNT_DETACH, MS_PRIVATE, MS_SLAVE, SYS_FSCONFIG, SYS_FSMOUNT, SYS_FSOPEN,
-                   SYS_MOUNT_SETATTR, SYS_MOVE_MOUNT, SYS_OPEN_TREE, UMOUNT_NOFOLLOW, enc,
-                   syscall, u64s, umount2)
+                   SYS_MOUNT_SETATTR, SYS_MOVE_MOUNT, SYS_OPEN_TREE, enc, syscall, u64s,
+                   umount2)
 from . import paths
 
 AT_FDCWD = -100
@@ -36,12 +36,12 @@ def umount(target: str, flags: int = MNT_DETACH) -> None:
     in /tmp below udiMount) cannot point root at another mount point."""
     fd = paths.openat2(AT_FDCWD, target, os.O_PATH | os.O_NOFOLLOW, paths.RESOLVE_NO_SYMLINKS)
     try:
-        umount2(paths.fd_path(fd), flags & ~UMOUNT_NOFOLLOW)
+        umount2(paths.fd_path(fd), flags)
     finally:
         os.close(fd)
 
 
-def open_tree(source: str, *, rec: bool, dirfd: int = -100, follow: bool = True) -> int:
+def open_tree(source: str, *, rec: bool, dirfd: int = AT_FDCWD, follow: bool = True) -> int:
     """A detached clone of the mount tree at ``source`` (``OPEN_TREE_CLONE``);
     ``source=""`` clones the object ``dirfd`` itself refers to."""
     flags = OPEN_TREE_CLONE | os.O_CLOEXEC | (AT_RECURSIVE if rec else 0)
@@ -88,7 +88,7 @@ def attach(tree_fd: int, target_fd: int, propagation: str | None, *, rec: bool) 
 
 
 def bind(source: str, target_fd: int, *, rec: bool = False, ro: bool = False,
-         nodev: bool = True, propagation: str | None = None, source_dirfd: int = -100,
+         nodev: bool = True, propagation: str | None = None, source_dirfd: int = AT_FDCWD,
          follow: bool = True) -> None:
     """Bind ``source`` onto ``target_fd``: nosuid always, nodev unless told, ro if asked.
 
