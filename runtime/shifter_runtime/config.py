@@ -216,15 +216,15 @@ def _logical_lines(text: str, path: str) -> list[tuple[int, str]]:
     out: list[tuple[int, str]] = []
     pending: list[str] = []
     start = 0
-    key: str | None = None
+    head = ""  # the first line of the logical line: it names the key in errors
     lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()
     for number, raw in enumerate(lines, 1):
         line = raw.strip()
         if not pending:
-            key = _line_key(line)
-        _check_controls(raw, path, number, key)
+            head = line
+        _check_controls(raw, path, number, head)
         if not pending:
             if not line or line.startswith("#"):
                 continue
@@ -258,15 +258,15 @@ def _first_control(text: str) -> int:
     return -1
 
 
-def _check_controls(raw: str, path: str, number: int,
-                    key: str | None) -> None:
+def _check_controls(raw: str, path: str, number: int, head: str) -> None:
     """Refuse a control character (NUL, ESC, a lone CR ...) in a line; the
-    CR of a CRLF line end is allowed."""
+    CR of a CRLF line end is allowed.  ``head`` is the first line of the logical
+    line, whose key the error names."""
     if raw.isprintable():  # the usual line: no scan in Python
         return
     index = _first_control(raw[:-1] if raw.endswith("\r") else raw)
     if index >= 0:
-        raise ConfigError(path, number, key,
+        raise ConfigError(path, number, _line_key(head),
                           f"control character U+{ord(raw[index]):04X} at "
                           f"column {index + 1} (only tab is allowed)")
 
