@@ -5,30 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from shifter_runtime.config import UdiRootConfig, load_config, parse_config
+from shifter_runtime.config import load_config, parse_config
 from shifter_runtime.errors import ConfigError, ModuleError, VolumeError
 from shifter_runtime.modules import resolve_modules
 from shifter_runtime.volumes import parse_bytes, parse_entry
 
+from test_rt_config import BASE, error, parse
+
 pytestmark = pytest.mark.unit
-
-BASE = """udiMount=/var/udiMount
-loopMount=/var/udiLoopMount
-imagePath=/images
-udiRootPath=/opt/shifter
-etcPath=/etc/shifter/etc_files
-rootfsType=tmpfs
-"""
-
-
-def parse(extra: str) -> UdiRootConfig:
-    return parse_config(BASE + extra, "u.conf")
-
-
-def error(extra: str) -> str:
-    with pytest.raises(ConfigError) as info:
-        parse(extra)
-    return str(info.value)
 
 
 # ---- control characters ---------------------------------------------------
