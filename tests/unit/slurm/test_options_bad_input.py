@@ -5,11 +5,9 @@ from shifter_runtime.config import ModuleConfig, UdiRootConfig
 from shifter_slurm.errors import ShifterSlurmError
 from shifter_slurm.options import MAX_IMAGE_LEN, gather
 
+from test_options import opts
+
 pytestmark = pytest.mark.unit
-
-
-def opts(**kw):
-    return {"image": None, "volume": None, "module": None, "ccm": None, **kw}
 
 
 def site() -> UdiRootConfig:
